@@ -1,0 +1,58 @@
+# Two commands matter (see README):  `make book` builds the site, `make test` runs every test.
+# Both create .venv with the pinned versions on first use; later runs reinstall nothing
+# unless requirements-dev.txt or pyproject.toml changed.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+LINTED := course_lib tests scripts benchmarks _ext notebooks
+
+.PHONY: book test venv lint unit sync-check nbval book-ci notebooks student benchmark clean
+
+$(STAMP): requirements-dev.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "need Python >= 3.10, found " + sys.version'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## The site, executed under the profile this machine gets (cpu here, gpu with CUDA).
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "site: _build/html/index.html"
+
+## Everything CI runs, in order of speed. Notebooks execute under the ci profile.
+test: lint sync-check unit nbval book-ci
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check course_lib tests scripts benchmarks _ext
+
+sync-check: $(STAMP)
+	$(BIN)/python scripts/notebooks.py check
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+nbval: $(STAMP)
+	COURSE_PROFILE=ci $(BIN)/python -m pytest --nbval --nbval-current-env -p no:cacheprovider notebooks
+
+book-ci: $(STAMP)
+	COURSE_PROFILE=ci $(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/ci
+
+## Maintainer helpers.
+notebooks: $(STAMP)   ## rebuild notebooks/*.ipynb from book/*.md, executed under the ci profile
+	$(BIN)/python scripts/notebooks.py sync
+
+student: $(STAMP)     ## student copies (solutions stripped) in _build/student
+	$(BIN)/python scripts/make_student_copy.py
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/bench_batching.py
+
+clean:
+	rm -rf _build

@@ -1,0 +1,104 @@
+"""Keep book/<stem>.md and notebooks/<stem>.ipynb paired, without trusting timestamps.
+
+The Markdown file in book/ is the source. ``sync`` rebuilds each notebook from it (jupytext)
+and executes it under the ``ci`` profile (nbclient), so the stored outputs are the ones nbval
+compares against; ``check`` is the read-only CI gate: it converts every book/*.md in memory
+and fails if any notebook's cells (type, source, tags) differ or a notebook has no source.
+
+    python scripts/notebooks.py sync [STEM ...]   # after editing a chapter
+    python scripts/notebooks.py check             # in `make test`
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK, NOTEBOOKS = ROOT / "book", ROOT / "notebooks"
+
+
+def chapter_sources() -> dict[str, Path]:
+    """Every book/*.md that is a notebook (has a kernelspec in its jupytext header)."""
+    return {
+        p.stem: p
+        for p in sorted(BOOK.glob("*.md"))
+        if "kernelspec:" in p.read_text(encoding="utf-8").split("\n---", 1)[0]
+    }
+
+
+def cell_signature(notebook) -> list[tuple[str, str, tuple[str, ...]]]:
+    return [(c.cell_type, c.source.strip(), tuple(c.metadata.get("tags", []))) for c in notebook.cells]
+
+
+def check() -> int:
+    sources = chapter_sources()
+    problems = []
+    for stem, md in sources.items():
+        ipynb = NOTEBOOKS / f"{stem}.ipynb"
+        if not ipynb.exists():
+            problems.append(f"{ipynb.relative_to(ROOT)} is missing")
+            continue
+        expected = cell_signature(jupytext.read(md))
+        actual = cell_signature(nbformat.read(ipynb, as_version=4))
+        if expected != actual:
+            first = next(
+                (i for i, (a, b) in enumerate(zip(expected, actual)) if a != b),
+                min(len(expected), len(actual)),
+            )
+            problems.append(
+                f"{ipynb.relative_to(ROOT)} differs from {md.relative_to(ROOT)} "
+                f"from cell {first} on ({len(actual)} vs {len(expected)} cells)"
+            )
+    for ipynb in sorted(NOTEBOOKS.glob("*.ipynb")):
+        if ipynb.stem not in sources:
+            problems.append(f"{ipynb.relative_to(ROOT)} has no book/{ipynb.stem}.md")
+    for problem in problems:
+        print("OUT OF SYNC:", problem)
+    if problems:
+        print("Fix: edit book/<stem>.md, then run `make notebooks` (python scripts/notebooks.py sync).")
+        return 1
+    print(f"{len(sources)} notebook(s) in sync with book/")
+    return 0
+
+
+def sync(stems: list[str]) -> int:
+    from nbclient import NotebookClient
+
+    sources = chapter_sources()
+    for stem in stems or list(sources):
+        if stem not in sources:
+            print(f"no chapter book/{stem}.md", file=sys.stderr)
+            return 1
+        NOTEBOOKS.mkdir(exist_ok=True)
+        notebook = jupytext.read(sources[stem])
+        os.environ["COURSE_PROFILE"] = "ci"
+        NotebookClient(
+            notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+        ).execute()
+        NOTEBOOKS.mkdir(exist_ok=True)
+        target = NOTEBOOKS / f"{stem}.ipynb"
+        tmp = target.with_suffix(".ipynb.tmp")
+        nbformat.write(notebook, tmp)
+        tmp.replace(target)
+        print(f"wrote {target.relative_to(ROOT)} (executed, profile ci)")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("check", help="read-only: fail if a notebook differs from its book/*.md")
+    sync_parser = sub.add_parser("sync", help="rebuild and execute notebooks/ from book/")
+    sync_parser.add_argument("stems", nargs="*")
+    args = parser.parse_args()
+    return check() if args.command == "check" else sync(args.stems)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
