@@ -1,0 +1,178 @@
+"""The MNIST project's checkers: the chapter's own solution passes, the stub and wrong answers fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jupytext
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_lib.config import get_profile
+from course_lib.data import load_mnist
+from course_lib.exercises import strip_solutions
+from course_lib.exercises.mnist_project import (
+    check_confusion_matrix,
+    check_random_shift,
+    check_reported_accuracy,
+    shift_with_zeros,
+)
+from course_lib.models import SoftmaxRegression
+from course_lib.train import evaluate, fit
+
+CHAPTER = Path(__file__).resolve().parents[1] / "book" / "mnist_project.md"
+
+
+def solution_function(name: str, stub: bool = False):
+    """Define ``name`` from the chapter's solution cell (optionally as the student stub)."""
+    cells = [
+        c.source for c in jupytext.read(CHAPTER).cells if c.cell_type == "code" and f"def {name}(" in c.source
+    ]
+    assert len(cells) == 1, f"expected one cell defining {name} in {CHAPTER}"
+    source = strip_solutions(cells[0]) if stub else cells[0]
+    definition = source[source.index(f"def {name}(") :].split("\n\n\n")[0]
+    namespace = {"torch": torch, "F": F}
+    exec(definition, namespace)
+    return namespace[name]
+
+
+# ----------------------------------------------------------------- exercise 1
+
+
+def test_confusion_matrix_reference_passes():
+    verdict = check_confusion_matrix(solution_function("my_confusion_matrix"))
+    assert verdict.passed, verdict.message
+
+
+def test_confusion_matrix_stub_fails():
+    verdict = check_confusion_matrix(solution_function("my_confusion_matrix", stub=True))
+    assert not verdict.passed
+    assert "not implemented" in verdict.message
+
+
+def test_confusion_matrix_transposed_fails_with_hint():
+    def transposed(predicted, true, num_classes):
+        return torch.bincount(predicted * num_classes + true, minlength=num_classes**2).reshape(
+            num_classes, -1
+        )
+
+    verdict = check_confusion_matrix(transposed)
+    assert not verdict.passed
+    assert "swapped" in verdict.message
+
+
+def test_confusion_matrix_missing_minlength_fails_with_hint():
+    def no_minlength(predicted, true, num_classes):
+        counts = torch.bincount(true * num_classes + predicted)
+        side = int(len(counts) ** 0.5)
+        return counts[: side * side].reshape(side, side)
+
+    verdict = check_confusion_matrix(no_minlength)
+    assert not verdict.passed
+    assert "never occur" in verdict.message or "expected" in verdict.message
+
+
+def test_confusion_matrix_crashing_answer_is_reported():
+    verdict = check_confusion_matrix(lambda p, t, n: p.reshape(n, n))
+    assert not verdict.passed
+    assert "raised" in verdict.message
+
+
+# ----------------------------------------------------------------- exercise 2
+
+
+@pytest.fixture(scope="module")
+def trained_baseline():
+    import os
+
+    os.environ["COURSE_OFFLINE"] = "1"
+    data = load_mnist(get_profile("ci"), device=torch.device("cpu"))
+    torch.manual_seed(0)
+    model = SoftmaxRegression()
+    fit(model, data, epochs=1, batch_size=64, progress=False)
+    return model, data
+
+
+def test_reported_accuracy_right_value_passes(trained_baseline):
+    model, data = trained_baseline
+    test_acc = evaluate(model, data.test)[1]
+    assert check_reported_accuracy(test_acc, model, data).passed
+    assert check_reported_accuracy(round(test_acc, 3), model, data).passed
+
+
+def test_reported_accuracy_wrong_answers_fail(trained_baseline):
+    model, data = trained_baseline
+    test_acc = evaluate(model, data.test)[1]
+    val_acc = evaluate(model, data.val)[1]
+    assert abs(test_acc - val_acc) > 0.002, "fixture must tell validation from test accuracy"
+    as_percent = check_reported_accuracy(100 * test_acc, model, data)
+    assert not as_percent.passed and "percentage" in as_percent.message
+    validation = check_reported_accuracy(val_acc, model, data)
+    assert not validation.passed and "validation" in validation.message
+    off = check_reported_accuracy(test_acc - 0.05, model, data)
+    assert not off.passed and "not the test accuracy" in off.message
+    assert not check_reported_accuracy("0.9", model, data).passed
+    assert not check_reported_accuracy(-0.5, model, data).passed
+
+
+def test_reported_accuracy_nothing_reported_fails(trained_baseline):
+    model, data = trained_baseline
+    verdict = check_reported_accuracy(None, model, data)
+    assert not verdict.passed and "report a number" in verdict.message
+
+
+# ----------------------------------------------------------------- exercise 3
+
+
+def test_random_shift_reference_passes():
+    verdict = check_random_shift(solution_function("random_shift"))
+    assert verdict.passed, verdict.message
+
+
+def test_random_shift_stub_fails():
+    verdict = check_random_shift(solution_function("random_shift", stub=True))
+    assert not verdict.passed and "not implemented" in verdict.message
+
+
+def test_random_shift_with_roll_fails_with_hint():
+    def rolled(images, max_shift, generator):
+        out = images.clone()
+        for i in range(len(images)):
+            dy, dx = torch.randint(-max_shift, max_shift + 1, (2,), generator=generator).tolist()
+            out[i] = images[i].roll((dy, dx), dims=(-2, -1))
+        return out
+
+    verdict = check_random_shift(rolled)
+    assert not verdict.passed and "wraps around" in verdict.message
+
+
+def test_random_shift_one_shift_for_the_batch_fails():
+    def same_shift(images, max_shift, generator):
+        return shift_with_zeros(images, max_shift, -max_shift)
+
+    verdict = check_random_shift(same_shift)
+    assert not verdict.passed
+
+
+def test_random_shift_in_place_fails():
+    def in_place(images, max_shift, generator):
+        reference = solution_function("random_shift")
+        images.copy_(reference(images, max_shift, generator))
+        return images
+
+    verdict = check_random_shift(in_place)
+    assert not verdict.passed and "in place" in verdict.message
+
+
+def test_random_shift_too_far_fails():
+    reference = solution_function("random_shift")
+    verdict = check_random_shift(lambda images, m, g: reference(images, m + 2, g))
+    assert not verdict.passed
+
+
+def test_shift_with_zeros_moves_and_blanks():
+    image = torch.arange(1, 17, dtype=torch.float).reshape(4, 4)
+    moved = shift_with_zeros(image, 1, -1)
+    assert torch.equal(moved[1:, :3], image[:3, 1:])
+    assert moved[0].eq(0).all() and moved[:, 3].eq(0).all()
