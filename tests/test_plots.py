@@ -1,0 +1,112 @@
+"""Every shared figure comes back as a Figure a notebook can show and a test can inspect."""
+
+from __future__ import annotations
+
+import warnings
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from course_lib.plots import plot_class_balance, plot_confusion_matrix, plot_history, show_images
+from course_lib.train import History
+
+CLASSES = [str(i) for i in range(10)]
+
+
+def test_backend_is_headless():
+    assert plt.get_backend().lower() == "agg"
+
+
+@pytest.mark.parametrize("shape", [(10, 1, 28, 28), (10, 28, 28)])
+def test_show_images_grid_and_titles(shape):
+    images = torch.rand(shape)
+    fig = show_images(images, titles=[f"t{i}" for i in range(10)], ncols=4)
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 12  # 3 rows of 4
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(shown) == 10
+    assert [ax.get_title() for ax in shown] == [f"t{i}" for i in range(10)]
+    assert all(not ax.axison for ax in fig.axes)
+    np.testing.assert_allclose(shown[3].images[0].get_array(), images.reshape(10, 28, 28)[3].numpy())
+
+
+def test_show_images_fewer_than_ncols():
+    fig = show_images(torch.rand(3, 1, 28, 28))
+    assert len(fig.axes) == 3
+    assert all(ax.get_title() == "" for ax in fig.axes)
+
+
+def test_show_images_accepts_grad_tensors():
+    fig = show_images(torch.rand(2, 1, 28, 28, requires_grad=True))
+    assert len(fig.axes) == 2
+
+
+def test_plot_class_balance():
+    labels = torch.tensor([0, 1, 1, 2, 2, 2, 9])
+    fig = plot_class_balance(labels, CLASSES, title="balance")
+    assert isinstance(fig, Figure)
+    (ax,) = fig.axes
+    assert ax.get_title() == "balance"
+    heights = [patch.get_height() for patch in ax.patches]
+    assert heights == [1, 2, 3, 0, 0, 0, 0, 0, 0, 1]
+
+
+def test_plot_history():
+    history = History(
+        train_loss=[1.0, 0.5, 0.3],
+        train_acc=[0.6, 0.8, 0.9],
+        val_loss=[1.1, 0.6, 0.5],
+        val_acc=[0.55, 0.75, 0.8],
+        seconds=[0.1, 0.1, 0.1],
+    )
+    fig = plot_history(history, title="run 1")
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 2
+    ax_loss, ax_acc = fig.axes
+    assert fig.get_suptitle() == "run 1"
+    assert "loss" in ax_loss.get_ylabel() and "accuracy" in ax_acc.get_ylabel()
+    assert len(ax_loss.lines) == 2 and len(ax_acc.lines) == 2
+    np.testing.assert_allclose(ax_loss.lines[0].get_ydata(), history.train_loss)
+    np.testing.assert_allclose(ax_acc.lines[1].get_ydata(), history.val_acc)
+    np.testing.assert_allclose(ax_acc.lines[1].get_xdata(), [1, 2, 3])
+
+
+def test_plot_history_without_title():
+    fig = plot_history(History([1.0], [0.5], [1.0], [0.5], [0.1]))
+    assert len(fig.axes) == 2
+    assert fig.get_suptitle() == ""
+
+
+def test_plot_confusion_matrix():
+    confusion = torch.tensor([[5, 1, 0], [0, 7, 2], [0, 0, 9]])
+    fig = plot_confusion_matrix(confusion, ["a", "b", "c"], title="cm")
+    assert isinstance(fig, Figure)
+    (ax,) = fig.axes
+    assert ax.get_title() == "cm"
+    assert ax.get_xlabel() == "predicted" and ax.get_ylabel() == "true"
+    assert sorted(t.get_text() for t in ax.texts) == sorted(["5", "1", "7", "2", "9"])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
+
+
+def test_figures_are_not_left_open_by_fixture():
+    plot_class_balance(torch.tensor([0, 1]), ["0", "1"])
+    assert len(plt.get_fignums()) == 1
+
+
+def test_plots_emit_no_warnings():
+    """Warnings land in notebook outputs (nbval compares them) and on the site; there must be none.
+
+    Handing torch tensors straight to ``imshow`` triggers NumPy 2's ``__array__(copy=...)``
+    DeprecationWarning; converting with ``.numpy()`` first avoids it.
+    """
+    history = History([1.0, 0.5], [0.5, 0.7], [1.1, 0.6], [0.4, 0.6], [0.1, 0.1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        show_images(torch.rand(4, 1, 28, 28), titles=list("abcd"))
+        plot_class_balance(torch.tensor([0, 1, 1]), ["0", "1"])
+        plot_history(history, title="t")
+        plot_confusion_matrix(torch.eye(3, dtype=torch.long), ["a", "b", "c"])

@@ -1,0 +1,340 @@
+"""The training loop: learning, bit-for-bit reproducibility, resume, checkpoints, evaluation."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import os
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_lib.metrics import accuracy, predict_logits
+from course_lib.models import ClassicCNN, SoftmaxRegression
+from course_lib.train import (
+    CHECKPOINT_FORMAT,
+    CheckpointError,
+    History,
+    evaluate,
+    fit,
+    load_checkpoint,
+    save_checkpoint,
+)
+
+BATCH = 64
+METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
+
+
+def fresh_cnn(seed: int = 0, **kwargs) -> ClassicCNN:
+    torch.manual_seed(seed)
+    return ClassicCNN(**kwargs)
+
+
+def assert_same_parameters(a: torch.nn.Module, b: torch.nn.Module) -> None:
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for name in sa:
+        assert torch.equal(sa[name], sb[name]), f"{name} differs"
+
+
+def assert_same_history(a: History, b: History) -> None:
+    for name in METRICS:
+        assert getattr(a, name) == getattr(b, name), name
+    assert len(a.seconds) == len(b.seconds) == a.epochs
+
+
+def files_in(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_fit_learns_and_records_every_epoch(small_mnist):
+    model = fresh_cnn()
+    history = fit(model, small_mnist, epochs=3, batch_size=BATCH, lr=2e-3, progress=False)
+    assert isinstance(history, History)
+    assert history.epochs == 3
+    for name in (*METRICS, "seconds"):
+        assert len(getattr(history, name)) == 3
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.train_loss[-1] < 0.8 * math.log(10)
+    assert history.val_acc[-1] > 0.5  # chance is 0.1
+    assert all(0.0 <= a <= 1.0 for a in history.train_acc + history.val_acc)
+    table = history.table().splitlines()
+    assert len(table) == 4 and "train loss" in table[0]
+
+
+def test_history_as_dict_round_trips():
+    history = History([1.0], [0.5], [1.1], [0.4], [0.2])
+    assert History(**history.as_dict()) == history
+
+
+def test_fit_validates_arguments(small_mnist):
+    with pytest.raises(ValueError):
+        fit(fresh_cnn(), small_mnist, epochs=-1, batch_size=BATCH, progress=False)
+    with pytest.raises(ValueError):
+        fit(fresh_cnn(), small_mnist, epochs=1, batch_size=0, progress=False)
+
+
+def test_fit_zero_epochs_changes_nothing(small_mnist):
+    model = fresh_cnn()
+    before = copy.deepcopy(model)
+    history = fit(model, small_mnist, epochs=0, batch_size=BATCH, progress=False)
+    assert history.epochs == 0
+    assert_same_parameters(model, before)
+
+
+def test_fit_is_bit_for_bit_reproducible_on_cpu(small_mnist):
+    a, b = fresh_cnn(), fresh_cnn()
+    ha = fit(a, small_mnist, epochs=2, batch_size=BATCH, seed=5, progress=False)
+    hb = fit(b, small_mnist, epochs=2, batch_size=BATCH, seed=5, progress=False)
+    assert_same_parameters(a, b)
+    assert_same_history(ha, hb)
+
+
+def test_fit_seed_changes_the_shuffle(small_mnist):
+    a, b = fresh_cnn(), fresh_cnn()
+    fit(a, small_mnist, epochs=1, batch_size=BATCH, seed=5, progress=False)
+    fit(b, small_mnist, epochs=1, batch_size=BATCH, seed=6, progress=False)
+    assert not torch.equal(a.classifier[3].weight, b.classifier[3].weight)
+
+
+def test_resume_equals_one_uninterrupted_run(small_mnist, tmp_path):
+    straight = fresh_cnn()
+    h_straight = fit(straight, small_mnist, epochs=2, batch_size=BATCH, seed=1, progress=False)
+
+    path = tmp_path / "run.pt"
+    first = fresh_cnn()
+    h_first = fit(first, small_mnist, epochs=1, batch_size=BATCH, seed=1, checkpoint=path, progress=False)
+    assert h_first.epochs == 1 and path.exists()
+
+    resumed = fresh_cnn(seed=99)  # a new model and optimizer, as after a kernel restart
+    optimizer = torch.optim.Adam(resumed.parameters(), lr=1e-3)
+    h_resumed = fit(
+        resumed,
+        small_mnist,
+        epochs=2,
+        batch_size=BATCH,
+        optimizer=optimizer,
+        seed=1,
+        checkpoint=path,
+        resume=True,
+        progress=False,
+    )
+
+    assert_same_parameters(resumed, straight)
+    assert_same_history(h_resumed, h_straight)
+    assert h_resumed.train_loss[0] == h_first.train_loss[0]
+
+
+def test_resume_at_the_end_does_no_more_training(small_mnist, tmp_path):
+    path = tmp_path / "run.pt"
+    model = fresh_cnn()
+    fit(model, small_mnist, epochs=1, batch_size=BATCH, checkpoint=path, progress=False)
+    again = fresh_cnn(seed=7)
+    history = fit(
+        again, small_mnist, epochs=1, batch_size=BATCH, checkpoint=path, resume=True, progress=False
+    )
+    assert history.epochs == 1
+    assert_same_parameters(again, model)
+
+
+def test_resume_without_a_checkpoint_starts_fresh(small_mnist, tmp_path):
+    a, b = fresh_cnn(), fresh_cnn()
+    fit(a, small_mnist, epochs=1, batch_size=BATCH, progress=False)
+    fit(
+        b,
+        small_mnist,
+        epochs=1,
+        batch_size=BATCH,
+        checkpoint=tmp_path / "new.pt",
+        resume=True,
+        progress=False,
+    )
+    assert_same_parameters(a, b)
+
+
+def test_checkpoints_are_written_atomically(small_mnist, tmp_path):
+    folder = tmp_path / "ckpt"
+    fit(fresh_cnn(), small_mnist, epochs=2, batch_size=BATCH, checkpoint=folder / "run.pt", progress=False)
+    assert files_in(folder) == ["run.pt"]
+
+
+def test_failed_checkpoint_save_keeps_the_old_one(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt" / "model.pt"
+    model = fresh_cnn()
+    save_checkpoint(path, model)
+    before = path.read_bytes()
+
+    def broken_replace(src, dst):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="simulated"):
+        save_checkpoint(path, fresh_cnn(seed=3))
+    assert path.read_bytes() == before
+    assert files_in(path.parent) == ["model.pt"]
+
+
+def test_save_and_load_round_trip(tmp_path):
+    model = fresh_cnn()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.randn(2, 1, 28, 28)).sum().backward()
+    optimizer.step()
+    history = History([1.0], [0.5], [1.1], [0.4], [0.2])
+    path = save_checkpoint(tmp_path / "m.pt", model, optimizer, history=history, note="hi")
+
+    other = fresh_cnn(seed=1)
+    other_opt = torch.optim.SGD(other.parameters(), lr=0.1, momentum=0.9)
+    payload = load_checkpoint(path, other, other_opt)
+    assert_same_parameters(other, model)
+    assert payload["format"] == CHECKPOINT_FORMAT
+    assert payload["model_class"] == "ClassicCNN"
+    assert payload["history"] == history.as_dict()
+    assert payload["note"] == "hi"
+    momentum = [s["momentum_buffer"] for s in other_opt.state_dict()["state"].values()]
+    expected = [s["momentum_buffer"] for s in optimizer.state_dict()["state"].values()]
+    assert all(torch.equal(a, b) for a, b in zip(momentum, expected, strict=True))
+
+
+@pytest.mark.parametrize(
+    "saved, loaded, names",
+    [
+        (lambda: ClassicCNN(), lambda: SoftmaxRegression(), ("ClassicCNN", "SoftmaxRegression")),
+        (lambda: SoftmaxRegression(), lambda: ClassicCNN(), ("SoftmaxRegression", "ClassicCNN")),
+        (lambda: ClassicCNN(num_classes=5), lambda: ClassicCNN(), ("ClassicCNN",)),
+    ],
+    ids=["cnn-into-softmax", "softmax-into-cnn", "5-classes-into-10"],
+)
+def test_loading_into_a_different_model_is_refused(tmp_path, saved, loaded, names):
+    path = save_checkpoint(tmp_path / "m.pt", saved())
+    target = loaded()
+    before = copy.deepcopy(target)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path, target)
+    message = str(info.value)
+    for name in names:
+        assert name in message
+    assert str(path) in message
+    assert_same_parameters(target, before)
+
+
+def test_class_count_mismatch_names_the_tensor(tmp_path):
+    path = save_checkpoint(tmp_path / "m.pt", ClassicCNN(num_classes=5))
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path, ClassicCNN(num_classes=10))
+    message = str(info.value)
+    assert re.search(r"classifier\.3\.(weight|bias)", message)
+    assert re.search(r"\b5\b", message) and re.search(r"\b10\b", message)
+
+
+def test_missing_checkpoint(tmp_path):
+    path = tmp_path / "nothing-here.pt"
+    with pytest.raises(CheckpointError, match="nothing-here.pt"):
+        load_checkpoint(path, ClassicCNN())
+
+
+def test_plain_tensor_file_is_not_a_checkpoint(tmp_path):
+    path = tmp_path / "tensor.pt"
+    torch.save(torch.zeros(3), path)
+    with pytest.raises(CheckpointError, match="not a course_lib checkpoint"):
+        load_checkpoint(path, ClassicCNN())
+
+
+def test_foreign_dict_is_not_a_checkpoint(tmp_path):
+    path = tmp_path / "state.pt"
+    torch.save(ClassicCNN().state_dict(), path)
+    with pytest.raises(CheckpointError):
+        load_checkpoint(path, ClassicCNN())
+
+
+def test_random_bytes_are_not_a_checkpoint(tmp_path):
+    path = tmp_path / "garbage.pt"
+    path.write_bytes(os.urandom(4096))
+    with pytest.raises(CheckpointError, match="garbage.pt"):
+        load_checkpoint(path, ClassicCNN())
+
+
+def test_clip_grad_norm_bounds_every_step(small_mnist):
+    """With SGD (lr 1) each step moves the parameters by at most the clipping norm."""
+    clip = 1e-3
+    model = fresh_cnn()
+    start = torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    history = fit(
+        model,
+        small_mnist,
+        epochs=1,
+        batch_size=BATCH,
+        optimizer=optimizer,
+        clip_grad_norm=clip,
+        progress=False,
+    )
+    steps = math.ceil(len(small_mnist.train) / BATCH)
+    moved = (torch.nn.utils.parameters_to_vector(model.parameters()) - start).norm().item()
+    assert math.isfinite(history.train_loss[0])
+    assert 0 < moved <= steps * clip * (1 + 1e-4)
+
+    unclipped = fresh_cnn()
+    fit(
+        unclipped,
+        small_mnist,
+        epochs=1,
+        batch_size=BATCH,
+        optimizer=torch.optim.SGD(unclipped.parameters(), lr=1.0),
+        progress=False,
+    )
+    moved_unclipped = (torch.nn.utils.parameters_to_vector(unclipped.parameters()) - start).norm().item()
+    assert moved_unclipped > 10 * moved
+
+
+def test_mixed_precision_is_a_no_op_on_cpu(small_mnist):
+    assert small_mnist.train.x.device.type == "cpu"
+    a, b = fresh_cnn(), fresh_cnn()
+    ha = fit(a, small_mnist, epochs=1, batch_size=BATCH, mixed_precision=True, progress=False)
+    hb = fit(b, small_mnist, epochs=1, batch_size=BATCH, mixed_precision=False, progress=False)
+    assert_same_parameters(a, b)
+    assert_same_history(ha, hb)
+
+
+def test_fit_with_softmax_regression(small_mnist):
+    model = SoftmaxRegression()
+    history = fit(model, small_mnist, epochs=2, batch_size=BATCH, lr=1e-2, progress=False)
+    assert history.train_loss[1] < history.train_loss[0]
+
+
+def test_progress_bar_does_not_change_results(small_mnist, capsys):
+    a, b = fresh_cnn(), fresh_cnn()
+    fit(a, small_mnist, epochs=1, batch_size=BATCH, progress=True)
+    fit(b, small_mnist, epochs=1, batch_size=BATCH, progress=False)
+    assert_same_parameters(a, b)
+
+
+def test_evaluate_matches_metrics(small_mnist):
+    model = fresh_cnn()
+    fit(model, small_mnist, epochs=1, batch_size=BATCH, progress=False)
+    model.train()
+    val = small_mnist.val
+    loss, acc = evaluate(model, val, batch_size=50)
+    assert not model.training
+    logits = predict_logits(model, val.x)
+    assert acc == pytest.approx(accuracy(logits, val.y), abs=1e-9)
+    assert loss == pytest.approx(F.cross_entropy(logits, val.y).item(), rel=1e-5)
+    loss_one_batch, acc_one_batch = evaluate(model, val, batch_size=10_000)
+    assert loss_one_batch == pytest.approx(loss, rel=1e-5)
+    assert acc_one_batch == acc
+
+
+def test_evaluate_untrained_is_near_chance(small_mnist):
+    loss, acc = evaluate(fresh_cnn(), small_mnist.val)
+    assert loss == pytest.approx(math.log(10), rel=0.15)
+    assert acc < 0.35
+
+
+def test_fit_leaves_input_data_untouched(small_mnist):
+    snapshot = dataclasses.replace(small_mnist)
+    x_before = small_mnist.train.x.clone()
+    fit(fresh_cnn(), small_mnist, epochs=1, batch_size=BATCH, progress=False)
+    assert torch.equal(small_mnist.train.x, x_before)
+    assert snapshot.train is small_mnist.train
