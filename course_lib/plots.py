@@ -26,7 +26,7 @@ def show_images(images: torch.Tensor, titles=None, ncols: int = 8, size: float =
         if i < n:
             ax.imshow(images[i].numpy(), cmap=cmap)
             if titles is not None:
-                ax.set_title(str(titles[i]), fontsize=8)
+                ax.set_title(str(titles[i]), fontsize=11)
     fig.tight_layout()
     return fig
 
