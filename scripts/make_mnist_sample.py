@@ -21,13 +21,13 @@ import argparse
 import gzip
 import hashlib
 import io
-import os
 import struct
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from course_lib.data import atomic_write_bytes
 
 OUT_DIR = Path(__file__).resolve().parents[1] / "course_lib" / "sample_data" / "mnist"
 TRAIN_PER_CLASS, TEST_PER_CLASS = 400, 100
@@ -71,18 +71,6 @@ def build_files() -> dict[str, bytes]:
     return files
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare with the committed files")
@@ -98,8 +86,8 @@ def main() -> int:
         return 0 if same else 1
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
-        write_atomic(OUT_DIR / name, data)
-    write_atomic(OUT_DIR / "SHA256SUMS", sums.encode())
+        atomic_write_bytes(OUT_DIR / name, data)
+    atomic_write_bytes(OUT_DIR / "SHA256SUMS", sums.encode())
     print(f"wrote {len(files)} files and SHA256SUMS to {OUT_DIR}")
     return 0
 
