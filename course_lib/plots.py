@@ -13,7 +13,10 @@ import torch
 
 
 def show_images(images: torch.Tensor, titles=None, ncols: int = 8, size: float = 1.3, cmap: str = "gray"):
-    """A grid of images (N, 1, H, W) or (N, H, W) with optional titles under each."""
+    """A grid of images (N, 1, H, W) or (N, H, W) with optional titles under each.
+
+    Explained in the MNIST project chapter.
+    """
     images = images.detach().float().cpu()
     if images.ndim == 4:
         images = images[:, 0]
@@ -32,7 +35,10 @@ def show_images(images: torch.Tensor, titles=None, ncols: int = 8, size: float =
 
 
 def plot_class_balance(labels: torch.Tensor, classes, title: str = "examples per class"):
-    """Bar chart of how many examples each class has."""
+    """Bar chart of how many examples each class has.
+
+    Explained in the MNIST project chapter.
+    """
     counts = torch.bincount(labels.cpu(), minlength=len(classes))
     fig, ax = plt.subplots(figsize=(6, 2.6))
     ax.bar(range(len(classes)), counts.numpy())
@@ -45,7 +51,10 @@ def plot_class_balance(labels: torch.Tensor, classes, title: str = "examples per
 
 
 def plot_history(history, title: str = ""):
-    """Loss and accuracy per epoch, training and validation, side by side."""
+    """Loss and accuracy per epoch, training and validation, side by side.
+
+    Explained in the MNIST project chapter.
+    """
     epochs = range(1, history.epochs + 1)
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3))
     ax_loss.plot(epochs, history.train_loss, "o-", label="train")
@@ -65,7 +74,10 @@ def plot_history(history, title: str = ""):
 
 
 def plot_confusion_matrix(confusion: torch.Tensor, classes, title: str = "confusion matrix (test)"):
-    """Counts of true (rows) against predicted (columns) classes, numbers in each cell."""
+    """Counts of true (rows) against predicted (columns) classes, numbers in each cell.
+
+    Explained in the MNIST project chapter.
+    """
     confusion = confusion.cpu()
     fig, ax = plt.subplots(figsize=(5.5, 5))
     ax.imshow(confusion.float().log1p().numpy(), cmap="Blues")

@@ -25,7 +25,10 @@ CHECKPOINT_FORMAT = "course_lib.checkpoint/1"
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint is missing, unreadable, or belongs to a different model."""
+    """A checkpoint is missing, unreadable, or belongs to a different model.
+
+    Explained in the MNIST project chapter.
+    """
 
 
 @dataclass
@@ -101,6 +104,8 @@ def train_epoch(
 
     ``augment``, if given, maps each input batch to a new one (random shifts, say) before
     the forward pass; it is applied to training batches only.
+
+    Explained in the MNIST project chapter.
     """
     model.train()
     device = split.x.device
@@ -209,7 +214,10 @@ def fit(
 
 
 def model_signature(model: nn.Module) -> dict[str, list[int]]:
-    """Parameter and buffer names with their shapes: what must match to load a checkpoint."""
+    """Parameter and buffer names with their shapes: what must match to load a checkpoint.
+
+    Explained in the MNIST project chapter.
+    """
     return {name: list(t.shape) for name, t in model.state_dict().items()}
 
 
@@ -244,6 +252,8 @@ def load_checkpoint(path: str | Path, model: nn.Module, optimizer=None, map_loca
     Uses ``torch.load(weights_only=True)``, so a checkpoint cannot run code. A checkpoint of
     a different model raises :class:`CheckpointError` naming both models and the first
     mismatching tensor. Returns the whole payload (history, RNG states, ...).
+
+    Explained in the MNIST project chapter.
     """
     path = Path(path)
     if not path.exists():

@@ -21,12 +21,18 @@ _PROSE = re.compile(r"^(:{3,})\{admonition\} Solution[^\n]*\n.*?^\1[ \t]*$\n?", 
 
 
 def has_solution(source: str) -> bool:
-    """True when a cell's source contains a solution block."""
+    """True when a cell's source contains a solution block.
+
+    Explained in the instructor's guide (student copies).
+    """
     return BEGIN in source
 
 
 def strip_solutions(source: str) -> str:
-    """Replace every solution block in ``source`` with an indented stub; check the markers pair up."""
+    """Replace every solution block in ``source`` with an indented stub; check the markers pair up.
+
+    Explained in the instructor's guide (student copies).
+    """
     if source.count(BEGIN) != source.count(END):
         raise ValueError(
             f"unbalanced solution markers: {source.count(BEGIN)} x '{BEGIN}' "
@@ -36,5 +42,8 @@ def strip_solutions(source: str) -> str:
 
 
 def strip_prose_solutions(markdown: str) -> str:
-    """Remove ``:::{admonition} Solution`` blocks (the site's click-to-show solutions)."""
+    """Remove ``:::{admonition} Solution`` blocks (the site's click-to-show solutions).
+
+    Explained in the instructor's guide (student copies).
+    """
     return _PROSE.sub("", markdown)

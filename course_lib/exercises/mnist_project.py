@@ -16,7 +16,10 @@ from ..metrics import confusion_matrix
 
 @checker("Exercise 1, confusion matrix by hand")
 def check_confusion_matrix(student_fn) -> str:
-    """``student_fn(predicted, true, num_classes)`` must return counts C[true, predicted]."""
+    """``student_fn(predicted, true, num_classes)`` must return counts C[true, predicted].
+
+    Used by the MNIST project chapter's exercises.
+    """
     g = torch.Generator().manual_seed(1)
     cases = [
         (torch.tensor([0, 1, 1, 2]), torch.tensor([0, 1, 2, 2]), 3),
@@ -53,7 +56,10 @@ def check_confusion_matrix(student_fn) -> str:
 
 @checker("Exercise 2, reading off a test accuracy")
 def check_reported_accuracy(reported, model, data) -> str:
-    """``reported`` must be the test accuracy of the student's own ``model``, as a fraction."""
+    """``reported`` must be the test accuracy of the student's own ``model``, as a fraction.
+
+    Used by the MNIST project chapter's exercises.
+    """
     if not isinstance(reported, (int, float)) or isinstance(reported, bool):
         raise Wrong(f"report a number such as 0.912, got {type(reported).__name__} {reported!r}.")
     if 1 < reported <= 100:
@@ -78,7 +84,10 @@ def check_reported_accuracy(reported, model, data) -> str:
 
 
 def shift_with_zeros(image: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
-    """``image`` (..., H, W) moved down ``dy`` and right ``dx`` pixels, blank (0) where it left."""
+    """``image`` (..., H, W) moved down ``dy`` and right ``dx`` pixels, blank (0) where it left.
+
+    Used by the MNIST project chapter's exercises.
+    """
     padded = F.pad(image, (abs(dx), abs(dx), abs(dy), abs(dy)))
     h, w = image.shape[-2:]
     top, left = abs(dy) - dy, abs(dx) - dx
@@ -87,7 +96,10 @@ def shift_with_zeros(image: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
 
 @checker("Exercise 3, random-shift augmentation")
 def check_random_shift(student_fn) -> str:
-    """``student_fn(images, max_shift, generator)`` must shift each image independently."""
+    """``student_fn(images, max_shift, generator)`` must shift each image independently.
+
+    Used by the MNIST project chapter's exercises.
+    """
     g = torch.Generator().manual_seed(3)
     images = torch.rand(64, 1, 28, 28, generator=g) * 0.9 + 0.1  # no blank pixels: a shift shows
     original = images.clone()
