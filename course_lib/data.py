@@ -101,12 +101,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def file_digest(path: Path, algorithm: str = "sha256") -> str:
+def file_digest(path: Path) -> str:
     """Hex digest of a file, read in chunks.
 
     Explained on the setup page (Data) and in the MNIST project chapter.
     """
-    digest = hashlib.new(algorithm)
+    digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
@@ -194,9 +194,6 @@ class Split:
 
     def __len__(self) -> int:
         return len(self.y)
-
-    def to(self, device) -> Split:
-        return Split(self.x.to(device), self.y.to(device))
 
     def subset(self, n: int | None, generator: torch.Generator | None = None) -> Split:
         """The first ``n`` examples after a seeded shuffle (all of them when ``n`` is None)."""
@@ -322,7 +319,7 @@ def load_mnist(
             )
         notes.append(
             f"Full MNIST is not available here ({type(result).__name__}); "
-            "these are SAMPLE numbers from the 5,000-digit offline sample."
+            "these are SAMPLE numbers from the offline MNIST sample."
         )
         warnings.warn(notes[-1], stacklevel=2)
     sample_root = mnist_sample_root()

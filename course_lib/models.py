@@ -85,11 +85,3 @@ class SoftmaxRegression(nn.Module):
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters (MNIST project, "The classic CNN")."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def parameter_table(model: nn.Module) -> list[tuple[str, tuple[int, ...], int]]:
-    """(name, shape, count) for every trainable parameter tensor, in order.
-
-    Explained in the MNIST project chapter.
-    """
-    return [(name, tuple(p.shape), p.numel()) for name, p in model.named_parameters() if p.requires_grad]

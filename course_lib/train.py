@@ -77,14 +77,15 @@ def evaluate(
 ) -> tuple[float, float]:
     """Mean loss and accuracy of ``model`` on ``split``, in eval mode (MNIST project)."""
     model.eval()
-    total_loss, correct = 0.0, 0
     device = split.x.device
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
     for idx in batches(len(split), batch_size, shuffle=False, device=device):
         with _autocast(device, mixed_precision):
             logits = model(split.x[idx])
-        total_loss += loss_fn(logits.float(), split.y[idx], reduction="sum").item()
-        correct += (logits.argmax(1) == split.y[idx]).sum().item()
-    return total_loss / len(split), correct / len(split)
+        total_loss += loss_fn(logits.float(), split.y[idx], reduction="sum")
+        correct += (logits.argmax(1) == split.y[idx]).sum()
+    return total_loss.item() / len(split), correct.item() / len(split)
 
 
 def train_epoch(

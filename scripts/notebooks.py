@@ -71,13 +71,13 @@ def sync(stems: list[str]) -> int:
     from nbclient import NotebookClient
 
     sources = chapter_sources()
+    os.environ["COURSE_PROFILE"] = "ci"  # the kernels started below inherit it
     for stem in stems or list(sources):
         if stem not in sources:
             print(f"no chapter book/{stem}.md", file=sys.stderr)
             return 1
         NOTEBOOKS.mkdir(exist_ok=True)
         notebook = jupytext.read(sources[stem])
-        os.environ["COURSE_PROFILE"] = "ci"
         NotebookClient(
             notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
         ).execute()

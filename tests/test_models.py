@@ -10,7 +10,6 @@ from course_lib.models import (
     SoftmaxRegression,
     check_image_batch,
     count_parameters,
-    parameter_table,
 )
 
 
@@ -131,21 +130,3 @@ def test_check_image_batch_accepts_good_batches():
     check_image_batch(torch.zeros(3, 1, 28, 28), "m")
     check_image_batch(torch.zeros(3, 3, 32, 32), "m", channels=3, size=32)
     check_image_batch(torch.zeros(3, 1, 28, 28, dtype=torch.float64), "m")
-
-
-def test_parameter_table():
-    model = ClassicCNN()
-    table = parameter_table(model)
-    assert [name for name, _, _ in table] == [name for name, _ in model.named_parameters()]
-    assert table[0] == ("features.0.weight", (32, 1, 3, 3), 288)
-    assert table[1] == ("features.0.bias", (32,), 32)
-    assert table[-1] == ("classifier.3.bias", (10,), 10)
-    for _, shape, count in table:
-        assert count == torch.Size(shape).numel()
-    assert sum(count for _, _, count in table) == count_parameters(model)
-
-
-def test_parameter_table_skips_frozen():
-    model = SoftmaxRegression()
-    model.linear.bias.requires_grad_(False)
-    assert parameter_table(model) == [("linear.weight", (10, 784), 7840)]

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..checks import Wrong, checker
-from ..metrics import confusion_matrix
+from ..metrics import accuracy, confusion_matrix, predict_logits
 
 
 @checker("Exercise 1, confusion matrix by hand")
@@ -66,10 +66,8 @@ def check_reported_accuracy(reported, model, data) -> str:
         raise Wrong(f"{reported} looks like a percentage: give the accuracy as a fraction between 0 and 1.")
     if not 0 <= reported <= 1:
         raise Wrong(f"an accuracy is between 0 and 1, got {reported}.")
-    with torch.no_grad():
-        model.eval()
-        test_acc = (model(data.test.x).argmax(1) == data.test.y).float().mean().item()
-        val_acc = (model(data.val.x).argmax(1) == data.val.y).float().mean().item()
+    test_acc = accuracy(predict_logits(model, data.test.x), data.test.y)
+    val_acc = accuracy(predict_logits(model, data.val.x), data.val.y)
     if abs(reported - test_acc) <= 0.0006:
         return f"{reported} is your model's test accuracy."
     if abs(reported - val_acc) <= 0.0006:
