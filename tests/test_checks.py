@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from course_lib.checks import Verdict, Wrong, check_at_least, check_close, checker
+from course_lib.checks import Verdict, Wrong, check_at_least, check_close, checker, mnist_cnn_floor
 
 
 def test_check_at_least_passes_and_prints(capsys):
@@ -139,3 +139,16 @@ def test_verdict_str_and_markdown():
 
 def test_wrong_is_an_assertion_error():
     assert issubclass(Wrong, AssertionError)
+
+
+def test_mnist_cnn_floor_is_stricter_with_more_compute_and_full_data():
+    assert mnist_cnn_floor("ci", "sample") < mnist_cnn_floor("cpu", "sample")
+    assert mnist_cnn_floor("gpu", "full") == 0.99
+    for profile in ("ci", "cpu", "gpu"):
+        assert mnist_cnn_floor(profile, "full") >= mnist_cnn_floor(profile, "sample")
+
+
+@pytest.mark.parametrize("profile, source", [("laptop", "sample"), ("ci", "partial")])
+def test_mnist_cnn_floor_rejects_unknown_names(profile, source):
+    with pytest.raises(ValueError, match="unknown"):
+        mnist_cnn_floor(profile, source)
