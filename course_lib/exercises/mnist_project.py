@@ -8,9 +8,9 @@ back. ``tests/test_exercises_mnist.py`` runs each against the chapter's referenc
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from ..checks import Wrong, checker
+from ..conv import shift_images
 from ..metrics import accuracy, confusion_matrix, predict_logits
 
 
@@ -81,17 +81,6 @@ def check_reported_accuracy(reported, model, data) -> str:
     )
 
 
-def shift_with_zeros(image: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
-    """``image`` (..., H, W) moved down ``dy`` and right ``dx`` pixels, blank (0) where it left.
-
-    Used by the MNIST project chapter's exercises.
-    """
-    padded = F.pad(image, (abs(dx), abs(dx), abs(dy), abs(dy)))
-    h, w = image.shape[-2:]
-    top, left = abs(dy) - dy, abs(dx) - dx
-    return padded[..., top : top + h, left : left + w]
-
-
 @checker("Exercise 3, random-shift augmentation")
 def check_random_shift(student_fn) -> str:
     """``student_fn(images, max_shift, generator)`` must shift each image independently.
@@ -121,7 +110,7 @@ def check_random_shift(student_fn) -> str:
             (dy, dx)
             for dy in range(-max_shift, max_shift + 1)
             for dx in range(-max_shift, max_shift + 1)
-            if torch.allclose(out[i], shift_with_zeros(images[i], dy, dx))
+            if torch.allclose(out[i], shift_images(images[i], dx, dy))
         ]
         if not found:
             wrapped = any(
