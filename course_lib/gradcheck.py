@@ -144,14 +144,17 @@ class GradCheckReport:
 
     @property
     def max_error(self) -> float:
+        """The largest relative error over all inputs."""
         return max(self.errors, default=0.0)
 
     @property
     def verdict(self) -> str:
+        """CS231n's reading of :attr:`max_error` (see :func:`classify`)."""
         return classify(self.max_error)
 
     @property
     def passed(self) -> bool:
+        """True for "good", and for "fine for kinked functions" when the function is ``kinked``."""
         return self.verdict == "good" or (self.kinked and self.verdict == "fine for kinked functions")
 
     def __str__(self) -> str:
