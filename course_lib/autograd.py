@@ -235,8 +235,9 @@ def graph(root: Value) -> tuple[list[Value], list[tuple[Value, Value]]]:
 def draw_graph(root: Value, ax=None, title: str = ""):
     """Draw the computation graph under ``root`` with matplotlib; return the figure.
 
-    Explained in the backprop chapter, section 4. Columns are depths (inputs on the left,
-    ``root`` on the right); each box shows the node's operation, label, value and gradient.
+    Explained in the backprop chapter, section 4. Columns are depths (``root`` on the right,
+    each input just left of the first node that uses it); each box shows the node's
+    operation, label, value and gradient.
     """
     import matplotlib.pyplot as plt
 
@@ -244,6 +245,12 @@ def draw_graph(root: Value, ax=None, title: str = ""):
     depth = {}
     for node in nodes:  # children come first, so their depth is known
         depth[id(node)] = 1 + max((depth[id(c)] for c in node.children), default=-1)
+    users: dict[int, list[int]] = {}
+    for child, parent in edges:
+        users.setdefault(id(child), []).append(depth[id(parent)])
+    for node in nodes:  # an input sits just left of the first node that uses it
+        if not node.children and id(node) in users:
+            depth[id(node)] = min(users[id(node)]) - 1
     columns: dict[int, list[Value]] = {}
     for node in nodes:
         columns.setdefault(depth[id(node)], []).append(node)
@@ -253,13 +260,13 @@ def draw_graph(root: Value, ax=None, title: str = ""):
             position[id(node)] = (d, (len(column) - 1) / 2 - row)
     height = max(len(c) for c in columns.values())
     if ax is None:
-        _, ax = plt.subplots(figsize=(2.1 * len(columns) + 1, 0.95 * height + 1.2))
+        _, ax = plt.subplots(figsize=(1.4 * len(columns) + 0.4, 0.68 * height + 0.8))
     for child, parent in edges:
         ax.annotate(
             "",
             xy=position[id(parent)],
             xytext=position[id(child)],
-            arrowprops=dict(arrowstyle="->", color="0.55", shrinkA=30, shrinkB=30),
+            arrowprops=dict(arrowstyle="->", color="0.55", shrinkA=33, shrinkB=33),
         )
     for node in nodes:
         x, y = position[id(node)]
