@@ -1,0 +1,195 @@
+"""The scalar autograd engine (course_lib.autograd) agrees with torch.autograd."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from matplotlib.figure import Figure
+
+from course_lib.autograd import Value, draw_graph, graph, topological_order
+
+DT = torch.float64
+
+# Each operation works on Values and on tensors alike; `allowed` keeps it defined and moderate.
+OPERATIONS = {
+    "+": lambda u, v: u + v,
+    "-": lambda u, v: u - v,
+    "*": lambda u, v: u * v,
+    "/": lambda u, v: u / v,
+    "**2": lambda u, v: u**2,
+    "**3": lambda u, v: u**3,
+    "**-1": lambda u, v: u**-1,
+    "**0.5": lambda u, v: u**0.5,
+    "exp": lambda u, v: u.exp(),
+    "log": lambda u, v: u.log(),
+    "tanh": lambda u, v: u.tanh(),
+    "sigmoid": lambda u, v: u.sigmoid(),
+    "relu": lambda u, v: u.relu(),
+    "const+": lambda u, v: 1.5 + u,
+    "const-": lambda u, v: 2.0 - u,
+    "const*": lambda u, v: -0.7 * u,
+    "const/": lambda u, v: 3.0 / v,
+    "neg": lambda u, v: -u,
+}
+
+
+def allowed(op: str, u: float, v: float) -> bool:
+    if op in ("/", "const/") and abs(v) < 0.1:
+        return False
+    if op == "**-1" and abs(u) < 0.1 or op in ("log", "**0.5") and u < 0.1:
+        return False
+    return not (op == "exp" and u > 5 or op == "**3" and abs(u) > 10)
+
+
+def agree(ours: float, theirs: float) -> bool:
+    """Relative tolerance for ordinary numbers, absolute near zero (x/x: 0 in one, 1e-15 in the other)."""
+    return math.isclose(ours, theirs, rel_tol=1e-9, abs_tol=1e-12)
+
+
+expressions = st.tuples(
+    st.lists(st.floats(-2, 2, allow_nan=False), min_size=1, max_size=4),
+    st.lists(
+        st.tuples(st.sampled_from(sorted(OPERATIONS)), st.integers(0, 10**6), st.integers(0, 10**6)),
+        min_size=1,
+        max_size=12,
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(expressions)
+def test_random_expressions_match_torch_autograd(expression):
+    inputs, steps = expression
+    values = [Value(x) for x in inputs]
+    tensors = [torch.tensor(x, dtype=DT, requires_grad=True) for x in inputs]
+    pool = list(zip(values, tensors))
+    for op, i, j in steps:
+        (u, tu), (v, tv) = pool[i % len(pool)], pool[j % len(pool)]
+        if not allowed(op, u.data, v.data):
+            op = "tanh"
+        pool.append((OPERATIONS[op](u, v), OPERATIONS[op](tu, tv)))
+    out, tout = pool[-1]
+    out.backward()
+    tout.backward()
+    assert agree(out.data, tout.item()), (out.data, tout.item())
+    for value, tensor in pool[: len(inputs)]:
+        expected = 0.0 if tensor.grad is None else tensor.grad.item()
+        assert agree(value.grad, expected), (value.grad, expected)
+
+
+def test_worked_example_neuron_gradient_by_hand():
+    x, w, b, y = 1.5, 0.8, -0.5, 0.2
+    wv, bv = Value(w), Value(b)
+    loss = 0.5 * ((wv * x + bv).sigmoid() - y) ** 2
+    loss.backward()
+    a = 1 / (1 + math.exp(-(w * x + b)))
+    delta = (a - y) * a * (1 - a)
+    assert loss.data == pytest.approx(0.5 * (a - y) ** 2, rel=1e-12)
+    assert wv.grad == pytest.approx(delta * x, rel=1e-12)
+    assert bv.grad == pytest.approx(delta, rel=1e-12)
+
+
+def test_value_used_twice_accumulates_gradient():
+    x = Value(3.0)
+    y = x * x + x  # dy/dx = 2x + 1
+    y.backward()
+    assert x.grad == 7.0
+
+
+def test_backward_twice_gives_the_same_gradients():
+    x = Value(0.4)
+    y = (x * x).tanh()
+    y.backward()
+    first = x.grad
+    y.backward()
+    assert x.grad == first
+
+
+def test_sigmoid_is_stable_for_large_inputs():
+    for z in (-800.0, -50.0, 0.0, 50.0, 800.0):
+        s = Value(z).sigmoid()
+        assert s.data == pytest.approx(torch.sigmoid(torch.tensor(z, dtype=DT)).item(), rel=1e-12, abs=1e-300)
+    assert Value(-800.0).sigmoid().data >= 0.0
+
+
+def test_relu_gradient_at_zero_is_zero_like_torch():
+    x = Value(0.0)
+    x.relu().backward()
+    assert x.grad == 0.0
+
+
+def test_deep_chain_does_not_hit_the_recursion_limit():
+    x = Value(0.5)
+    y = x
+    for _ in range(5000):
+        y = y * 1.0001 + 0.0
+    y.backward()
+    assert x.grad == pytest.approx(1.0001**5000, rel=1e-9)
+
+
+def test_topological_order_puts_children_first():
+    a, b = Value(1.0), Value(2.0)
+    c = a * b
+    d = c + a
+    order = topological_order(d)
+    assert order[-1] is d
+    assert order.index(c) > order.index(a) and order.index(c) > order.index(b)
+    assert len(order) == 4
+
+
+def test_graph_nodes_and_edges():
+    a, b = Value(1.0, label="a"), Value(2.0, label="b")
+    out = (a * b).sigmoid()
+    nodes, edges = graph(out)
+    assert len(nodes) == 4 and len(edges) == 3
+    assert {(child.label, parent.op) for child, parent in edges if child.label} == {("a", "×"), ("b", "×")}
+
+
+def test_draw_graph_draws_one_box_per_node():
+    a, b = Value(1.0, label="a"), Value(2.0, label="b")
+    out = (a * b + 1).tanh()
+    out.backward()
+    fig = draw_graph(out, title="test")
+    assert isinstance(fig, Figure)
+    texts = [t.get_text() for t in fig.axes[0].texts if t.get_text()]  # arrows are empty annotations
+    assert len(texts) == len(graph(out)[0])
+    assert any(t.startswith("[tanh]") for t in texts)
+    assert any("grad 1.0000" in t for t in texts)
+
+
+@pytest.mark.parametrize(
+    "make, error, words",
+    [
+        (lambda: Value("1.0"), TypeError, "one real number"),
+        (lambda: Value(torch.tensor([1.0, 2.0])), TypeError, "one real number"),
+        (lambda: Value(Value(1.0)), TypeError, "pass the number"),
+        (lambda: Value(1.0) ** Value(2.0), TypeError, "exponent must be a plain number"),
+        (lambda: Value(-1.0).log(), ValueError, "positive"),
+        (lambda: Value(1.0) / 0, ZeroDivisionError, "zero"),
+        (lambda: Value(-2.0) ** 0.5, ValueError, "whole-number exponent"),
+        (lambda: topological_order(3.0), TypeError, "expected a Value"),
+    ],
+)
+def test_bad_input_gives_a_clear_error(make, error, words):
+    with pytest.raises(error, match=words):
+        make()
+
+
+def test_repr_shows_label_data_and_grad():
+    v = Value(1.5, label="w")
+    assert repr(v) == "Value(w: data=1.5, grad=0)"
+
+
+def test_draw_graph_puts_each_input_just_left_of_its_first_user():
+    a, b, c = Value(1.0, label="a"), Value(2.0, label="b"), Value(3.0, label="c")
+    out = a * b + c
+    out.label = "out"
+    fig = draw_graph(out)
+    x = {t.get_text().split("\n")[0]: t.get_position()[0] for t in fig.axes[0].texts if t.get_text()}
+    assert x["a"] == x["b"] == 0
+    assert x["[×]"] == 1
+    assert x["c"] == 1 and x["[+] out"] == 2  # c feeds the addition only
