@@ -51,8 +51,9 @@ notebooks: $(STAMP)   ## rebuild notebooks/*.ipynb from book/*.md, executed unde
 student: $(STAMP)     ## student copies (solutions stripped) in _build/student
 	$(BIN)/python scripts/make_student_copy.py
 
-benchmark: $(STAMP)
+benchmark: $(STAMP)   ## ratios against a reference measured in the same run
 	$(BIN)/python benchmarks/bench_batching.py
+	$(BIN)/python benchmarks/bench_conv.py
 
 clean:
 	rm -rf _build
