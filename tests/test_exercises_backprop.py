@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import jupytext
 import matplotlib.pyplot as plt
 import numpy as np
+import pytest
 import torch
+from chapter_code import chapter_function
 
-from course_lib.exercises import strip_solutions
 from course_lib.exercises.backprop import (
     buggy_dense_sigmoid_backward,
     check_adam_step,
@@ -21,7 +19,6 @@ from course_lib.exercises.backprop import (
 )
 from course_lib.gradcheck import check_gradients
 
-CHAPTER = Path(__file__).resolve().parents[1] / "book" / "backprop.md"
 DT = torch.float64
 A = torch.tensor([[5.5, 4.5], [4.5, 5.5]], dtype=DT)  # the chapter's valley, eigenvalues 1 and 10
 W_START = torch.tensor([-3.5, 2.5], dtype=DT)
@@ -29,44 +26,43 @@ W_START = torch.tensor([-3.5, 2.5], dtype=DT)
 
 def solution_function(name: str, stub: bool = False):
     """Define ``name`` from the chapter's solution cell (optionally as the student stub)."""
-    cells = [
-        c.source for c in jupytext.read(CHAPTER).cells if c.cell_type == "code" and f"def {name}(" in c.source
-    ]
-    assert len(cells) == 1, f"expected one cell defining {name} in {CHAPTER}"
-    source = strip_solutions(cells[0]) if stub else cells[0]
-    definition = source[source.index(f"def {name}(") :].split("\n\n\n")[0]
-    namespace = {
-        "torch": torch,
-        "np": np,
-        "plt": plt,
-        "DT": DT,
-        "W": torch.tensor([[0.5, 0.3, 0.7], [0.4, 0.5, 0.6], [0.1, 0.2, 0.3]], dtype=DT),
-        "b": torch.tensor([0.2, 0.3, 0.1], dtype=DT),
-        "A": A,
-        "w_start": W_START,
-        "f": lambda w: 0.5 * w @ A @ w,
-        "SIZES": {"lr_sweep": 60},
-        "glue": lambda *args, **kwargs: None,
-        "check_gradients": check_gradients,
-        "dense_sigmoid_forward": dense_sigmoid_forward,
-        "buggy_dense_sigmoid_backward": buggy_dense_sigmoid_backward,
-        "gradient_descent_losses": gradient_descent_losses,
-    }
-    exec(definition, namespace)
-    return namespace[name]
+    return chapter_function(
+        "backprop",
+        name,
+        stub,
+        np=np,
+        plt=plt,
+        DT=DT,
+        W=torch.tensor([[0.5, 0.3, 0.7], [0.4, 0.5, 0.6], [0.1, 0.2, 0.3]], dtype=DT),
+        b=torch.tensor([0.2, 0.3, 0.1], dtype=DT),
+        A=A,
+        w_start=W_START,
+        f=lambda w: 0.5 * w @ A @ w,
+        SIZES={"lr_sweep": 60},
+        glue=lambda *args, **kwargs: None,
+        check_gradients=check_gradients,
+        dense_sigmoid_forward=dense_sigmoid_forward,
+        buggy_dense_sigmoid_backward=buggy_dense_sigmoid_backward,
+        gradient_descent_losses=gradient_descent_losses,
+    )
+
+
+@pytest.mark.parametrize(
+    "name, check",
+    [
+        ("silu_backward", check_silu_backward),
+        ("adam_step_once", check_adam_step),
+        ("read_largest_stable_lr", lambda answer: check_lr_reading(answer, A)),
+    ],
+)
+def test_reference_passes_and_stub_is_not_implemented(name, check):
+    verdict = check(solution_function(name))
+    assert verdict.passed, verdict.message
+    stub = check(solution_function(name, stub=True))
+    assert not stub.passed and "not implemented" in stub.message
 
 
 # ----------------------------------------------------------------- exercise 1
-
-
-def test_silu_reference_passes():
-    verdict = check_silu_backward(solution_function("silu_backward"))
-    assert verdict.passed, verdict.message
-
-
-def test_silu_stub_fails():
-    verdict = check_silu_backward(solution_function("silu_backward", stub=True))
-    assert not verdict.passed and "not implemented" in verdict.message
 
 
 def test_silu_forgetting_the_upstream_gradient_fails_with_hint():
@@ -137,16 +133,6 @@ def test_fixed_layer_transposed_weight_gradient_fails():
 # ----------------------------------------------------------------- exercise 3
 
 
-def test_adam_reference_passes():
-    verdict = check_adam_step(solution_function("adam_step_once"))
-    assert verdict.passed, verdict.message
-
-
-def test_adam_stub_fails():
-    verdict = check_adam_step(solution_function("adam_step_once", stub=True))
-    assert not verdict.passed and "not implemented" in verdict.message
-
-
 def test_adam_without_bias_correction_fails_with_hint():
     def no_correction(param, grad, m, v, t, lr, betas, eps, weight_decay):
         grad = grad + weight_decay * param
@@ -188,16 +174,6 @@ def test_adam_returning_only_the_parameter_fails():
 
 
 # ----------------------------------------------------------------- exercise 4
-
-
-def test_lr_reading_reference_passes():
-    verdict = check_lr_reading(solution_function("read_largest_stable_lr"), A)
-    assert verdict.passed, verdict.message
-
-
-def test_lr_reading_stub_fails():
-    verdict = check_lr_reading(solution_function("read_largest_stable_lr", stub=True), A)
-    assert not verdict.passed and "not implemented" in verdict.message
 
 
 def test_lr_reading_band_around_two_over_lambda_max():

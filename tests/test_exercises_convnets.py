@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
-import jupytext
 import pytest
 import torch
 import torch.nn.functional as F
+from chapter_code import chapter_function
 
 from course_lib.conv import named_kernels
-from course_lib.exercises import strip_solutions
 from course_lib.exercises.convnets import (
     check_conv2d,
     check_edge_kernel,
@@ -19,20 +17,10 @@ from course_lib.exercises.convnets import (
     check_output_size,
 )
 
-CHAPTER = Path(__file__).resolve().parents[1] / "book" / "convnets.md"
-
 
 def solution_function(name: str, stub: bool = False):
     """Define ``name`` from the chapter's solution cell (optionally as the student stub)."""
-    cells = [
-        c.source for c in jupytext.read(CHAPTER).cells if c.cell_type == "code" and f"def {name}(" in c.source
-    ]
-    assert len(cells) == 1, f"expected one cell defining {name} in {CHAPTER}"
-    source = strip_solutions(cells[0]) if stub else cells[0]
-    definition = source[source.index(f"def {name}(") :].split("\n\n\n")[0]
-    namespace = {"torch": torch, "F": F}
-    exec(definition, namespace)
-    return namespace[name]
+    return chapter_function("convnets", name, stub)
 
 
 @pytest.mark.parametrize(

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import jupytext
 import pytest
 import torch
-import torch.nn.functional as F
+from chapter_code import chapter_function
 
 from course_lib.config import get_profile
 from course_lib.conv import shift_images
 from course_lib.data import load_mnist
-from course_lib.exercises import strip_solutions
 from course_lib.exercises.mnist_project import (
     check_confusion_matrix,
     check_random_shift,
@@ -21,20 +17,10 @@ from course_lib.exercises.mnist_project import (
 from course_lib.models import SoftmaxRegression
 from course_lib.train import evaluate, fit
 
-CHAPTER = Path(__file__).resolve().parents[1] / "book" / "mnist_project.md"
-
 
 def solution_function(name: str, stub: bool = False):
     """Define ``name`` from the chapter's solution cell (optionally as the student stub)."""
-    cells = [
-        c.source for c in jupytext.read(CHAPTER).cells if c.cell_type == "code" and f"def {name}(" in c.source
-    ]
-    assert len(cells) == 1, f"expected one cell defining {name} in {CHAPTER}"
-    source = strip_solutions(cells[0]) if stub else cells[0]
-    definition = source[source.index(f"def {name}(") :].split("\n\n\n")[0]
-    namespace = {"torch": torch, "F": F}
-    exec(definition, namespace)
-    return namespace[name]
+    return chapter_function("mnist_project", name, stub)
 
 
 # ----------------------------------------------------------------- exercise 1
