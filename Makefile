@@ -38,8 +38,11 @@ sync-check: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests
 
+## nbval stops any cell that runs past the ci profile's cell_timeout and names it.
 nbval: $(STAMP)
-	COURSE_PROFILE=ci $(BIN)/python -m pytest --nbval --nbval-current-env -p no:cacheprovider notebooks
+	COURSE_PROFILE=ci $(BIN)/python -m pytest --nbval --nbval-current-env -p no:cacheprovider \
+		--nbval-cell-timeout=$$($(BIN)/python -c 'from course_lib.config import get_profile; print(get_profile("ci").cell_timeout)') \
+		notebooks
 
 book-ci: $(STAMP)
 	COURSE_PROFILE=ci $(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/ci

@@ -30,6 +30,8 @@ class Profile:
     ``data`` is ``"sample"`` (always use the committed MNIST sample) or ``"auto"`` (full
     data set when it is on disk or can be downloaded, else the sample, said loudly).
     ``train_limit`` caps the number of training examples (``None``: all of them).
+    ``cell_timeout`` is how many seconds any one notebook cell may run before the book
+    build, nbval or ``make notebooks`` stops it and names it, so a hang fails fast.
     """
 
     name: str
@@ -39,19 +41,41 @@ class Profile:
     train_limit: int | None
     val_size: int
     mixed_precision: bool
+    cell_timeout: int = 120
 
 
 PROFILES = {
     "ci": Profile(
-        "ci", data="sample", epochs=3, batch_size=64, train_limit=None, val_size=500, mixed_precision=False
+        "ci",
+        data="sample",
+        epochs=3,
+        batch_size=64,
+        train_limit=None,
+        val_size=500,
+        mixed_precision=False,
+        cell_timeout=120,
     ),
     "cpu": Profile(
-        "cpu", data="auto", epochs=12, batch_size=64, train_limit=20_000, val_size=500, mixed_precision=False
+        "cpu",
+        data="auto",
+        epochs=12,
+        batch_size=64,
+        train_limit=20_000,
+        val_size=500,
+        mixed_precision=False,
+        cell_timeout=900,
     ),
     # bfloat16 autocast made the small MNIST CNN slower on an H100 (its kernels are launch-bound),
     # so the gpu profile trains in float32; fit(mixed_precision=True) stays available for big models.
     "gpu": Profile(
-        "gpu", data="auto", epochs=15, batch_size=128, train_limit=None, val_size=5_000, mixed_precision=False
+        "gpu",
+        data="auto",
+        epochs=15,
+        batch_size=128,
+        train_limit=None,
+        val_size=5_000,
+        mixed_precision=False,
+        cell_timeout=600,
     ),
 }
 

@@ -1,7 +1,7 @@
 """Keep book/<stem>.md and notebooks/<stem>.ipynb paired, without trusting timestamps.
 
 The Markdown file in book/ is the source. ``sync`` rebuilds each notebook from it (jupytext)
-and executes it under the ``ci`` profile (nbclient), so the stored outputs are the ones nbval
+and executes it under the ``ci`` profile (course_lib.execution), so the stored outputs are the ones nbval
 compares against; ``check`` is the read-only CI gate: it converts every book/*.md in memory
 and fails if any notebook's cells (type, source, tags) differ or a notebook has no source.
 
@@ -68,7 +68,8 @@ def check() -> int:
 
 
 def sync(stems: list[str]) -> int:
-    from nbclient import NotebookClient
+    from course_lib.config import get_profile
+    from course_lib.execution import execute_notebook
 
     sources = chapter_sources()
     os.environ["COURSE_PROFILE"] = "ci"  # the kernels started below inherit it
@@ -78,10 +79,7 @@ def sync(stems: list[str]) -> int:
             return 1
         NOTEBOOKS.mkdir(exist_ok=True)
         notebook = jupytext.read(sources[stem])
-        NotebookClient(
-            notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
-        ).execute()
-        NOTEBOOKS.mkdir(exist_ok=True)
+        execute_notebook(notebook, cwd=NOTEBOOKS, timeout=get_profile("ci").cell_timeout)
         target = NOTEBOOKS / f"{stem}.ipynb"
         tmp = target.with_suffix(".ipynb.tmp")
         nbformat.write(notebook, tmp)
