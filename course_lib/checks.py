@@ -16,29 +16,6 @@ import functools
 import math
 from dataclasses import dataclass
 
-# Test-accuracy floors of the classic CNN on MNIST, per data set and profile. The convolutional
-# networks chapter and the MNIST project chapter train the same model the same way, so both
-# check against this one table: loose for ``ci`` (a short run proving the code path), tighter
-# for ``cpu`` and ``gpu``, and 99% for ``gpu`` on full MNIST.
-MNIST_CNN_FLOOR = {
-    "sample": {"ci": 0.85, "cpu": 0.95, "gpu": 0.95},
-    "full": {"ci": 0.85, "cpu": 0.97, "gpu": 0.99},
-}
-
-
-def mnist_cnn_floor(profile_name: str, source: str) -> float:
-    """The test-accuracy floor the classic CNN must reach under a profile on ``sample``/``full`` MNIST.
-
-    Explained in the MNIST project chapter (section 5); also checked in the convolutional
-    networks chapter.
-    """
-    if source not in MNIST_CNN_FLOOR:
-        raise ValueError(f"unknown data source {source!r}; expected one of {sorted(MNIST_CNN_FLOOR)}")
-    floors = MNIST_CNN_FLOOR[source]
-    if profile_name not in floors:
-        raise ValueError(f"unknown profile {profile_name!r}; expected one of {sorted(floors)}")
-    return floors[profile_name]
-
 
 class Wrong(AssertionError):
     """Raised inside a checker with the message the student should read.
