@@ -8,6 +8,20 @@ when asked to, so the same notebook runs everywhere.
 
 from __future__ import annotations
 
+import os
+
+# Set by the book build (_ext/notebook_execution.py) for the kernels it starts.
+STATIC_OUTPUT_ENV = "COURSE_STATIC_OUTPUT"
+
+
+def on_static_site() -> bool:
+    """True while the book build executes a chapter, whose outputs become static pages.
+
+    Cells then show static figures and plain text instead of live widgets and progress
+    bars; in Colab, Jupyter, nbval and ``make notebooks`` it is False.
+    """
+    return os.environ.get(STATIC_OUTPUT_ENV) == "1"
+
 
 def glue(name: str, value, display: bool = False) -> None:
     """Record ``value`` under ``name`` for the book's prose; a no-op outside the book build.

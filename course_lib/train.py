@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from ._book import on_static_site
 from .data import ImageData, Split, atomic_write_bytes, batches
 
 CHECKPOINT_FORMAT = "course_lib.checkpoint/1"
@@ -174,7 +175,7 @@ def fit(
         total=(epochs - history.epochs) * steps,
         desc="training",
         unit="batch",
-        disable=not progress or epochs <= history.epochs,
+        disable=not progress or on_static_site() or epochs <= history.epochs,
         mininterval=1.0,
     )
     for _ in range(history.epochs, epochs):
