@@ -61,7 +61,12 @@ def run_once(stem: str, run: int, timeout: float, share: float, wakeup: bool) ->
                 f"(the kernel finished it in {kernel})",
                 flush=True,
             )
-    slowest = max(execution.cell_seconds.values(), default=0.0)
+    index, slowest = execution.slowest(1)[0] if execution.cell_seconds else (None, 0.0)
+    print(
+        f"{stem} run {run}: {execution.total_seconds:.0f} s, slowest cell {index} "
+        f"{slowest:.1f} s, {len(stalls)} stalled",
+        flush=True,
+    )
     return {"stem": stem, "failed": False, "stalls": stalls, "slowest": slowest}
 
 
