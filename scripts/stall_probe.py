@@ -18,6 +18,7 @@ import argparse
 import os
 import sys
 import time
+import traceback
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
@@ -48,7 +49,12 @@ def run_once(stem: str, run: int, timeout: float, share: float, wakeup: bool) ->
     try:
         execution = execute_notebook(notebook, cwd=NOTEBOOKS, timeout=timeout, wakeup=wakeup)
     except Exception as error:  # a real timeout or a cell that raised: report it, go on
-        print(f"{stem} run {run}: FAILED {type(error).__name__}: {str(error)[:300]}", flush=True)
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        print(
+            f"{stem} run {run}: FAILED {type(error).__name__} at {where.name} "
+            f"({Path(where.filename).name}:{where.lineno}): {str(error)[:300]}",
+            flush=True,
+        )
         return {"stem": stem, "failed": True, "stalls": [], "slowest": 0.0}
     stalls = []
     for index, seconds in execution.cell_seconds.items():
