@@ -8,6 +8,7 @@ figure and returns it; the chapter calls each in one line. Explained in book/con
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 import torch.nn.functional as F
 from matplotlib.patches import Rectangle
@@ -26,7 +27,7 @@ def draw_grid(ax, values, highlights=(), title="", shaded=(), fontsize=11):
     """
     values = torch.as_tensor(values)
     rows, cols = values.shape
-    ax.imshow(torch.zeros(rows, cols), cmap="Greys", vmin=0, vmax=1)
+    ax.imshow(np.zeros((rows, cols)), cmap="Greys", vmin=0, vmax=1)
     for r, c in shaded:
         ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, color="0.85"))
     for cells, colour in highlights:
@@ -88,8 +89,8 @@ def plot_window_positions(x, kernel, *, padding=0, stride=1, dilation=1, positio
         for c in range(padded.shape[1])
         if not (padding <= r < padding + x.shape[0] and padding <= c < padding + x.shape[1])
     ]
-    fig, axes = plt.subplots(1, len(positions), figsize=(2.3 * len(positions), 2.9))
-    for ax, (i, j), colour in zip(axes, positions, WINDOW_COLOURS):
+    fig, axes = plt.subplots(1, len(positions), figsize=(2.3 * len(positions), 2.9), squeeze=False)
+    for ax, (i, j), colour in zip(axes[0], positions, WINDOW_COLOURS):
         taps = _block(stride * i, stride * j, k, dilation)
         title = f"Y[{i},{j}] = {y[0, 0, i, j].item():g}"
         draw_grid(ax, padded, [(taps, colour)], title, shaded=border, fontsize=9)
