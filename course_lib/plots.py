@@ -192,25 +192,22 @@ def draw_unrolled_rnn(steps: int = 3, highlight: int = 2):
         arrow((t, rows["h"]), (t, rows["y"]), text="$W_y$")
         arrow((t, rows["y"]), (t, rows["L"]))
     red = "#c0392b"
-    ax.annotate(
-        "",
-        xy=(highlight + 0.12, rows["h"] + 0.12),
-        xytext=(highlight + 0.12, rows["y"] - 0.12),
-        arrowprops=dict(arrowstyle="-|>", color=red, lw=2, ls="--", shrinkA=10, shrinkB=10),
-    )
+    backward = dict(arrowstyle="-|>", color=red, lw=2, ls="--", shrinkA=0, shrinkB=0)
+    right = highlight - 0.1  # the gradient arrows run beside the forward ones
+    ax.annotate("", xy=(right, rows["h"] + 0.22), xytext=(right, rows["y"] - 0.22), arrowprops=backward)
     if highlight < steps:
         ax.annotate(
             "",
-            xy=(highlight + 0.1, rows["h"] - 0.1),
-            xytext=(highlight + 0.9, rows["h"] - 0.1),
-            arrowprops=dict(arrowstyle="-|>", color=red, lw=2, ls="--", shrinkA=12, shrinkB=12),
+            xy=(highlight + 0.2, rows["h"] - 0.14),
+            xytext=(highlight + 0.8, rows["h"] - 0.14),
+            arrowprops=backward,
         )
     ax.text(
         highlight + 0.5,
-        rows["h"] - 0.45,
-        f"gradient into $h_{highlight}$:\ntwo paths",
+        rows["y"],
+        f"gradient into $h_{highlight}$:\ntwo paths (dashed)",
         ha="center",
-        va="top",
+        va="center",
         fontsize=10,
         color=red,
     )

@@ -196,3 +196,12 @@ def test_draw_graph_puts_each_input_just_left_of_its_first_user():
     assert x["a"] == x["b"] == 0
     assert x["[×]"] == 1
     assert x["c"] == 1 and x["[+] out"] == 2  # c feeds the addition only
+
+
+def test_draw_unrolled_rnn_draws_every_step():
+    from course_lib.plots import draw_unrolled_rnn
+
+    fig = draw_unrolled_rnn(steps=4, highlight=2)
+    labels = {t.get_text() for t in fig.axes[0].texts}
+    assert {"$x_{4}$", "$h_{4}$", "$L_{1}$", "$h_0$"} <= labels
+    assert any("two paths" in label for label in labels)
