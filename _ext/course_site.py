@@ -19,7 +19,8 @@ What this extension adds to the Jupyter Book build (issue 13, "The published sit
   (read from the chapter's banner, its first output), the date the chapter was executed and
   how long its execution took (myst-nb's execution record).
 * Source maps of the theme's minified files are left out of the site (3.4 MB no reader
-  fetches), and inline scripts that two extensions register twice are emitted once.
+  fetches), inline scripts that two extensions register twice are emitted once, and pages
+  without formulas (the landing page) do not load MathJax.
 """
 
 from __future__ import annotations
@@ -159,18 +160,27 @@ def configure(app, config) -> None:
     os.environ["IPYTHONDIR"] = str(kernel_config.parents[1])  # inherited by the kernels
 
 
-def emit_scripts_once(app, pagename, templatename, context, doctree) -> None:
-    """``html-page-context``: emit each inline script once. sphinx-thebe and
-    sphinx-togglebutton register theirs both before and after the builder starts, once with
-    the file name ``None`` and once with ``""``, so Sphinx keeps both; a second
-    ``const THEBE_JS_URL`` is a SyntaxError in every page's console."""
+def tidy_scripts(app, pagename, templatename, context, doctree) -> None:
+    """``html-page-context``: each inline script once, and MathJax only where there is math.
+
+    sphinx-thebe and sphinx-togglebutton register their inline scripts both before and after
+    the builder starts, once with the file name ``None`` and once with ``""``, so Sphinx
+    keeps both; a second ``const THEBE_JS_URL`` is a SyntaxError in every page's console.
+    Sphinx loads MathJax on a page whose table of contents includes pages with math (the
+    landing page), 1.2 MB for no formula; it is left out where the page itself has none.
+    """
     scripts = context.get("script_files")
     if not scripts:
         return
+    math = (nodes.math, nodes.math_block)
+    has_math = doctree is None or any(doctree.findall(lambda n: isinstance(n, math)))
     seen, unique = set(), []
     for script in scripts:
         key = (script.filename or "", tuple(sorted(script.attributes.items())))
-        if key not in seen:
+        is_mathjax = str(script.filename or "").endswith(app.config.mathjax_path) or script.attributes.get(
+            "body", ""
+        ).startswith("window.MathJax")
+        if key not in seen and (has_math or not is_mathjax):
             seen.add(key)
             unique.append(script)
     scripts[:] = unique
@@ -196,7 +206,7 @@ def setup(app):
     app.connect("config-inited", configure)
     app.connect("doctree-read", add_last_verified)
     app.connect("doctree-read", warn_about_widget_state)
-    app.connect("html-page-context", emit_scripts_once)
+    app.connect("html-page-context", tidy_scripts, priority=600)  # after sphinx.ext.mathjax
     app.connect("build-finished", finish_static_files)
     app.add_css_file("course.css")
     app.add_js_file("course.js", defer="defer")
