@@ -54,7 +54,7 @@ def find_browser() -> tuple[str, str]:
         os.environ.get("COURSE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     )
     driver = os.environ.get("COURSE_CHROMEDRIVER") or shutil.which("chromedriver")
-    if not (browser and driver):
+    if not (browser and driver and Path(browser).exists() and Path(driver).exists()):
         skip_or_fail(
             "browser test skipped: Chromium and chromedriver are not installed here "
             f"(chromium: {browser or 'not found'}, chromedriver: {driver or 'not found'}). "
