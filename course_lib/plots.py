@@ -13,10 +13,17 @@ import torch
 
 from .autograd import Value, graph
 
+# Figures are shown at most as wide as the page's text column, about 7.8 inches at the
+# 100 px per inch the site shows them at; a wider figure is shrunk, and its text with it.
+PAGE_WIDTH_INCHES = 7.8
+
 
 def show_images(images: torch.Tensor, titles=None, ncols: int = 8, size: float = 1.3, cmap: str = "gray"):
-    """A grid of images (N, 1, H, W) or (N, H, W) with optional titles under each.
+    """A grid of images (N, 1, H, W) or (N, H, W) with optional titles (one or more lines) above each.
 
+    ``size`` is the width of one image in inches; a grid wider than the page is made narrower
+    instead of being shrunk on the page, so the titles keep their size. Constrained layout
+    leaves room for every title line, so a title never runs into the image above it.
     Explained in the MNIST project chapter.
     """
     images = images.detach().float().cpu()
@@ -25,14 +32,18 @@ def show_images(images: torch.Tensor, titles=None, ncols: int = 8, size: float =
     n = len(images)
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.25)), squeeze=False)
+    size = min(size, PAGE_WIDTH_INCHES / ncols)
+    lines = max((str(t).count("\n") + 1 for t in titles), default=0) if titles is not None else 0
+    height = nrows * (size + 0.2 * lines + 0.1)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(ncols * size, height), squeeze=False, layout="constrained"
+    )
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
             ax.imshow(images[i].numpy(), cmap=cmap)
             if titles is not None:
-                ax.set_title(str(titles[i]), fontsize=11)
-    fig.tight_layout()
+                ax.set_title(str(titles[i]), fontsize=10)
     return fig
 
 
@@ -58,7 +69,7 @@ def plot_history(history, title: str = ""):
     Explained in the MNIST project chapter.
     """
     epochs = range(1, history.epochs + 1)
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3))
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(PAGE_WIDTH_INCHES, 3))
     ax_loss.plot(epochs, history.train_loss, "o-", label="train")
     ax_loss.plot(epochs, history.val_loss, "o-", label="validation")
     ax_loss.set_ylabel("cross-entropy loss")
@@ -89,7 +100,7 @@ def plot_confusion_matrix(confusion: torch.Tensor, classes, title: str = "confus
             value = int(confusion[i, j])
             if value:
                 ax.text(
-                    j, i, value, ha="center", va="center", fontsize=7, color="white" if i == j else "black"
+                    j, i, value, ha="center", va="center", fontsize=9, color="white" if i == j else "black"
                 )
     ax.set_xticks(range(n), classes)
     ax.set_yticks(range(n), classes)
