@@ -154,7 +154,9 @@ def configure(app, config) -> None:
     # pydata-sphinx-theme starts a first visit with the colour mode "" and logs a console
     # error about it on every page until the reader picks a mode; start from "auto" instead.
     config.html_context.setdefault("default_mode", "auto")  # a template variable of the theme
-    kernel_config = Path(app.doctreedir) / "ipython" / "profile_default" / "ipython_kernel_config.py"
+    # absolute: the kernels run in each chapter's own folder, where a relative path breaks
+    profile = Path(app.doctreedir).resolve() / "ipython" / "profile_default"
+    kernel_config = profile / "ipython_kernel_config.py"
     kernel_config.parent.mkdir(parents=True, exist_ok=True)
     kernel_config.write_text(KERNEL_CONFIG)
     os.environ["IPYTHONDIR"] = str(kernel_config.parents[1])  # inherited by the kernels
