@@ -57,6 +57,7 @@ student: $(STAMP)     ## student copies (solutions stripped) in _build/student
 benchmark: $(STAMP)   ## ratios against a reference measured in the same run
 	$(BIN)/python benchmarks/bench_batching.py
 	$(BIN)/python benchmarks/bench_conv.py
+	$(BIN)/python benchmarks/bench_rnn.py
 
 clean:
 	rm -rf _build
