@@ -10,6 +10,7 @@ import math
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.ticker import MaxNLocator
 
 from .autograd import Value, graph
 
@@ -78,6 +79,7 @@ def plot_history(history, title: str = ""):
     ax_acc.set_ylabel("accuracy")
     for ax in (ax_loss, ax_acc):
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.5
         ax.grid(alpha=0.3)
         ax.legend()
     if title:

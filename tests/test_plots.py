@@ -172,3 +172,11 @@ def test_legibility_check_catches_overlapping_titles_and_small_text():
     problems = legibility_problems(fig)
     assert any("pt on the page" in p for p in problems)  # 9 pt on a 12-inch figure: 5.9 pt
     assert any("runs into the image" in p or "overlaps" in p for p in problems)
+
+
+def test_history_ticks_whole_epochs_only():
+    history = History([1.0, 0.5, 0.3], [0.6, 0.8, 0.9], [1.1, 0.6, 0.5], [0.55, 0.75, 0.8], [0.1] * 3)
+    fig = plot_history(history)
+    for ax in fig.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(t == int(t) for t in ticks), ticks
