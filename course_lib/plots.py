@@ -10,6 +10,7 @@ import math
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.ticker import MaxNLocator
 
 from .autograd import Value, graph
 
@@ -78,6 +79,7 @@ def plot_history(history, title: str = ""):
     ax_acc.set_ylabel("accuracy")
     for ax in (ax_loss, ax_acc):
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.5
         ax.grid(alpha=0.3)
         ax.legend()
     if title:
@@ -138,12 +140,15 @@ def draw_graph(root: Value, ax=None, title: str = ""):
     height = max(len(c) for c in columns.values())
     if ax is None:
         _, ax = plt.subplots(figsize=(1.55 * len(columns) + 0.4, 0.75 * height + 0.8))
+    # A wide graph is shrunk to the page's width: draw its text larger so that it is still
+    # 9 pt there.
+    scale = max(1.0, ax.figure.get_figwidth() / PAGE_WIDTH_INCHES)
     for child, parent in edges:
         ax.annotate(
             "",
             xy=position[id(parent)],
             xytext=position[id(child)],
-            arrowprops=dict(arrowstyle="->", color="0.55", shrinkA=36, shrinkB=36),
+            arrowprops=dict(arrowstyle="->", color="0.55", shrinkA=36 * scale, shrinkB=36 * scale),
         )
     for node in nodes:
         x, y = position[id(node)]
@@ -154,7 +159,7 @@ def draw_graph(root: Value, ax=None, title: str = ""):
             f"{head}\ndata {node.data:.4f}\ngrad {node.grad:.4f}",
             ha="center",
             va="center",
-            fontsize=9,
+            fontsize=9 * scale,
             family="monospace",
             bbox=dict(boxstyle="round", facecolor="#e8f0fe" if not node.children else "#fdf3e1", ec="0.4"),
         )

@@ -11,8 +11,11 @@ import torch
 from figure_checks import legibility_problems
 from matplotlib.figure import Figure
 
+from course_lib.autograd import Value
 from course_lib.plots import (
     PAGE_WIDTH_INCHES,
+    draw_graph,
+    draw_unrolled_rnn,
     plot_class_balance,
     plot_confusion_matrix,
     plot_history,
@@ -125,6 +128,14 @@ def confident_mistakes_grid():
     return show_images(torch.rand(12, 1, 28, 28), titles=titles, ncols=6, size=1.6)
 
 
+def sigmoid_neuron_loss() -> Value:
+    """The backprop chapter's first graph: six columns, wider than the page."""
+    x, w, b = Value(2.0), Value(-3.0), Value(1.0)
+    loss = ((x * w + b).sigmoid() - Value(1.0)) ** 2
+    loss.backward()
+    return loss
+
+
 SHARED_FIGURES = {
     "confident mistakes": confident_mistakes_grid,
     "digit grid": lambda: show_images(torch.rand(24, 1, 28, 28), titles=list(range(24)), ncols=8),
@@ -136,6 +147,8 @@ SHARED_FIGURES = {
         History([1.0, 0.5, 0.3], [0.6, 0.8, 0.9], [1.1, 0.6, 0.5], [0.55, 0.75, 0.8], [0.1] * 3), "run"
     ),
     "confusion matrix": lambda: plot_confusion_matrix(torch.randint(0, 999, (10, 10)), CLASSES),
+    "computation graph": lambda: draw_graph(sigmoid_neuron_loss(), title="one sigmoid neuron"),
+    "unrolled RNN": lambda: draw_unrolled_rnn(steps=3, highlight=2),
 }
 
 
@@ -159,3 +172,11 @@ def test_legibility_check_catches_overlapping_titles_and_small_text():
     problems = legibility_problems(fig)
     assert any("pt on the page" in p for p in problems)  # 9 pt on a 12-inch figure: 5.9 pt
     assert any("runs into the image" in p or "overlaps" in p for p in problems)
+
+
+def test_history_ticks_whole_epochs_only():
+    history = History([1.0, 0.5, 0.3], [0.6, 0.8, 0.9], [1.1, 0.6, 0.5], [0.55, 0.75, 0.8], [0.1] * 3)
+    fig = plot_history(history)
+    for ax in fig.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(t == int(t) for t in ticks), ticks
