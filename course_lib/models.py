@@ -10,10 +10,21 @@ import torch
 from torch import nn
 
 
-def check_image_batch(x: torch.Tensor, model_name: str, channels: int = 1, size: int = 28) -> None:
-    """Raise a ValueError that says what shape was expected when ``x`` is not an image batch.
+def _autocasting() -> bool:
+    try:
+        return torch.is_autocast_enabled("cuda") or torch.is_autocast_enabled("cpu")
+    except TypeError:  # older torch: one flag, for CUDA
+        return torch.is_autocast_enabled()
 
-    Explained in the MNIST project chapter.
+
+def check_image_batch(
+    x: torch.Tensor, model_name: str, channels: int = 1, size: int = 28, dtype: torch.dtype | None = None
+) -> None:
+    """Raise an error that says what was expected when ``x`` is not an image batch for the model.
+
+    ``dtype`` is the model's weights' dtype; images of another (float64 for float32 weights,
+    say) are refused with the conversion to use, unless autocast is on.
+    Explained in book/mnist_project.md, "The classic CNN".
     """
     expected = (channels, size, size)
     if not isinstance(x, torch.Tensor):
@@ -33,6 +44,11 @@ def check_image_batch(x: torch.Tensor, model_name: str, channels: int = 1, size:
         raise TypeError(
             f"{model_name} expects floating-point images, got dtype {x.dtype}; "
             "convert with x.float() / 255 and normalise as the chapter does."
+        )
+    if dtype is not None and x.dtype != dtype and not _autocasting():
+        raise TypeError(
+            f"{model_name}'s weights are {dtype} but the images are {x.dtype}: convert the images "
+            f"with x.to({dtype}), or the model with model.to({x.dtype})."
         )
 
 
@@ -64,7 +80,7 @@ class ClassicCNN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_image_batch(x, type(self).__name__)
+        check_image_batch(x, type(self).__name__, dtype=self.classifier[-1].weight.dtype)
         return self.classifier(self.features(x))
 
 
@@ -78,7 +94,7 @@ class SoftmaxRegression(nn.Module):
         self.linear = nn.Linear(size * size, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_image_batch(x, type(self).__name__, size=self.size)
+        check_image_batch(x, type(self).__name__, size=self.size, dtype=self.linear.weight.dtype)
         return self.linear(x.flatten(1))
 
 
