@@ -105,7 +105,7 @@ def test_reported_accuracy_wrong_answers_fail(trained_baseline):
 def test_reported_accuracy_nothing_reported_fails(trained_baseline):
     model, data = trained_baseline
     verdict = check_reported_accuracy(None, model, data)
-    assert not verdict.passed and "report a number" in verdict.message
+    assert not verdict.passed and "expected a number" in verdict.message
 
 
 # ----------------------------------------------------------------- exercise 3

@@ -10,21 +10,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..checks import Wrong, checker
+from ..checks import Wrong, answer_number, answer_tensor, checker, matches, precision_note
 from ..gradcheck import rel_error
 
 DTYPE = torch.float64
+GRADIENT_RTOL = 2e-7  # about rel_error < 1e-7 for a float64 answer (matches() allows float32 more)
 
 
 def _tensor_or_wrong(value, what: str, shape) -> torch.Tensor:
-    if not isinstance(value, torch.Tensor):
-        raise Wrong(f"{what}: expected a torch.Tensor, got {type(value).__name__}.")
-    if tuple(value.shape) != tuple(shape):
-        raise Wrong(
-            f"{what}: expected shape {tuple(shape)}, got {tuple(value.shape)}. A gradient has the "
-            "shape of the tensor it is the gradient with respect to."
-        )
-    return value.detach().to(DTYPE)
+    hint = "A gradient has the shape of the tensor it is the gradient with respect to."
+    return answer_tensor(value, what, shape, hint=hint)
 
 
 # ----------------------------------------------------------------- exercise 1: a new operation
@@ -46,16 +41,16 @@ def check_silu_backward(student_fn) -> str:
         got = _tensor_or_wrong(student_fn(x.clone(), upstream.clone()), "silu_backward", shape)
         error = rel_error(got, expected)
         worst = max(worst, error)
-        if error < 1e-7:
+        if matches(got, expected, rtol=GRADIENT_RTOL, atol=1e-12):
             continue
         s = torch.sigmoid(x)
         local = s * (1 + x * (1 - s))
-        if rel_error(got, local) < 1e-7:
+        if matches(got, local, rtol=GRADIENT_RTOL, atol=1e-12):
             raise Wrong(
                 "you returned the local derivative dy/dx only: multiply it by grad_output, the "
                 "gradient arriving from above (chain rule)."
             )
-        if rel_error(got, upstream * s) < 1e-7:
+        if matches(got, upstream * s, rtol=GRADIENT_RTOL, atol=1e-12):
             raise Wrong(
                 "you returned grad_output * σ(x), as if x in x·σ(x) were a constant: use the product "
                 "rule, d/dx [x σ(x)] = σ(x) + x σ(x)(1 - σ(x))."
@@ -63,7 +58,7 @@ def check_silu_backward(student_fn) -> str:
         raise Wrong(
             f"for x of shape {tuple(shape)} the relative error against torch.autograd is {error:.2e} "
             f"(should be below 1e-7). First elements: expected {expected.flatten()[:3].tolist()}, "
-            f"got {got.flatten()[:3].tolist()}."
+            f"got {got.flatten()[:3].tolist()}.{precision_note(got, expected)}"
         )
     return f"matches torch.autograd on three shapes (max relative error {worst:.1e})."
 
@@ -131,9 +126,12 @@ def check_fixed_layer(wrong_gradient, fixed_backward) -> str:
         where = f"a layer with {n_in} inputs and {n_out} outputs, batch {n}"
         for name, value, want, like in zip(("dx", "dW", "db"), got, expected, (x, W, b)):
             value = _tensor_or_wrong(value, f"{name} for {where}", like.shape)
-            error = rel_error(value, want)
-            if error > 1e-7:
-                raise Wrong(f"{name} for {where} has relative error {error:.2e} against torch.autograd.")
+            if not matches(value, want, rtol=GRADIENT_RTOL, atol=1e-12):
+                error = rel_error(value, want)
+                raise Wrong(
+                    f"{name} for {where} has relative error {error:.2e} against torch.autograd."
+                    + precision_note(value, want)
+                )
     return "dx was the bug (δ Wᵀ instead of δ W, invisible while W is square); your fix matches autograd."
 
 
@@ -181,26 +179,26 @@ def check_adam_step(student_fn) -> str:
         got = [_tensor_or_wrong(x, name, param.shape) for x, name in zip(got, names)]
         for i in (1, 2, 0):  # the moments first: a wrong moment explains a wrong step
             name, value, want = names[i], got[i], expected[i]
-            if torch.allclose(value, want, rtol=1e-9, atol=1e-12):
+            if matches(value, want, rtol=1e-9, atol=1e-12):
                 continue
             b1, b2 = betas
             grad_wd = grad + wd * param
             m_new, v_new = b1 * m + (1 - b1) * grad_wd, b2 * v + (1 - b2) * grad_wd**2
-            if name == "new_param" and torch.allclose(value, param - lr * m_new / (v_new.sqrt() + eps)):
+            if name == "new_param" and matches(value, param - lr * m_new / (v_new.sqrt() + eps)):
                 raise Wrong(
                     f"with {setting} your step has no bias correction: divide m by 1 - β₁^t and v by "
                     "1 - β₂^t before the update (they start at zero, so early averages are too small)."
                 )
             if wd and name in ("new_param", "new_m"):
                 m_plain = b1 * m + (1 - b1) * grad
-                if torch.allclose(got[1], m_plain):
+                if matches(got[1], m_plain):
                     raise Wrong(
                         f"with {setting}: torch.optim.Adam adds weight_decay * param to the gradient "
                         "before the moments (L2 regularisation); decoupled decay is AdamW."
                     )
             raise Wrong(
                 f"{name} differs from torch.optim.Adam with {setting}: expected "
-                f"{want[:3].tolist()}..., got {value[:3].tolist()}..."
+                f"{want[:3].tolist()}..., got {value[:3].tolist()}...{precision_note(value, want)}"
             )
     return f"all {len(cases)} steps match torch.optim.Adam (with and without weight decay)."
 
@@ -232,15 +230,10 @@ def check_lr_reading(largest_stable_lr, hessian: torch.Tensor) -> str:
     """
     if callable(largest_stable_lr):
         largest_stable_lr = largest_stable_lr()
-    if isinstance(largest_stable_lr, torch.Tensor) and largest_stable_lr.numel() == 1:
-        largest_stable_lr = largest_stable_lr.item()
-    if not isinstance(largest_stable_lr, (int, float)) or isinstance(largest_stable_lr, bool):
-        kind = type(largest_stable_lr).__name__
-        raise Wrong(f"report a number such as 0.05, got {kind} {largest_stable_lr!r}.")
+    reading = answer_number(largest_stable_lr, "your learning rate")
     eigenvalues = torch.linalg.eigvalsh(hessian.to(DTYPE))
     low, high = eigenvalues.min().item(), eigenvalues.max().item()
     answer = 2 / high
-    reading = float(largest_stable_lr)
     if abs(reading - answer) <= 0.1 * answer:
         return f"{reading:.4g} is within 10% of the exact limit 2/λ_max = {answer:.4g}."
     if reading <= 0:

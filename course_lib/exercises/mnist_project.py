@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ..checks import Wrong, checker
+from ..checks import Wrong, answer_number, answer_tensor, checker, matches
 from ..conv import shift_images
 from ..metrics import accuracy, confusion_matrix, predict_logits
 
@@ -29,15 +29,12 @@ def check_confusion_matrix(student_fn) -> str:
         cases.append((torch.randint(c, (n,), generator=g), torch.randint(c, (n,), generator=g), c))
     for predicted, true, num_classes in cases:
         expected = confusion_matrix(predicted, true, num_classes)
+        hint = f"{num_classes} classes need {num_classes} rows and columns, even classes that never occur."
         got = student_fn(predicted.clone(), true.clone(), num_classes)
-        if not isinstance(got, torch.Tensor):
-            raise Wrong(f"expected a torch.Tensor, got {type(got).__name__}.")
-        if tuple(got.shape) != tuple(expected.shape):
-            raise Wrong(
-                f"expected shape {tuple(expected.shape)} for {num_classes} classes, got "
-                f"{tuple(got.shape)}. Classes that never occur still get a row and a column."
-            )
-        got = got.long().cpu()
+        got = answer_tensor(got, "your confusion matrix", expected.shape, hint=hint)
+        if got.is_floating_point() and not torch.equal(got, got.round()):
+            raise Wrong("a confusion matrix holds counts: every entry must be a whole number.")
+        got = got.long()
         if torch.equal(got, expected):
             continue
         if torch.equal(got, expected.T):
@@ -60,8 +57,7 @@ def check_reported_accuracy(reported, model, data) -> str:
 
     Used by the MNIST project chapter's exercises.
     """
-    if not isinstance(reported, (int, float)) or isinstance(reported, bool):
-        raise Wrong(f"report a number such as 0.912, got {type(reported).__name__} {reported!r}.")
+    reported = answer_number(reported, "your accuracy", example="0.912")
     if 1 < reported <= 100:
         raise Wrong(f"{reported} looks like a percentage: give the accuracy as a fraction between 0 and 1.")
     if not 0 <= reported <= 1:
@@ -91,30 +87,25 @@ def check_random_shift(student_fn) -> str:
     images = torch.rand(64, 1, 28, 28, generator=g) * 0.9 + 0.1  # no blank pixels: a shift shows
     original = images.clone()
     out = student_fn(images, 0, torch.Generator().manual_seed(0))
-    if not isinstance(out, torch.Tensor) or out.shape != images.shape:
-        raise Wrong(
-            f"expected a tensor of shape {tuple(images.shape)}, got "
-            f"{getattr(out, 'shape', type(out).__name__)}."
-        )
-    if not torch.equal(out, original):
+    out = answer_tensor(out, "your batch with max_shift=0", images.shape)
+    if not matches(out, original, rtol=0.0, atol=0.0):
         raise Wrong("with max_shift=0 every image must come back unchanged.")
     max_shift = 2
     out = student_fn(images, max_shift, torch.Generator().manual_seed(0))
     if not torch.equal(images, original):
         raise Wrong("your function changed its input in place: return new tensors instead.")
-    if out.shape != images.shape:
-        raise Wrong(f"expected shape {tuple(images.shape)}, got {tuple(out.shape)}.")
+    out = answer_tensor(out, "your shifted batch", images.shape)
     shifts = []
     for i in range(len(images)):
         found = [
             (dy, dx)
             for dy in range(-max_shift, max_shift + 1)
             for dx in range(-max_shift, max_shift + 1)
-            if torch.allclose(out[i], shift_images(images[i], dx, dy))
+            if matches(out[i], shift_images(images[i], dx, dy))
         ]
         if not found:
             wrapped = any(
-                torch.allclose(out[i], images[i].roll((dy, dx), dims=(-2, -1)))
+                matches(out[i], images[i].roll((dy, dx), dims=(-2, -1)))
                 for dy in range(-max_shift, max_shift + 1)
                 for dx in range(-max_shift, max_shift + 1)
             )
