@@ -1,6 +1,7 @@
 """Profiles, devices and seeds: the three things every chapter sets up first.
 
-A *profile* is the time budget a notebook runs under (see the setup page):
+A *profile* is the time budget a notebook runs under (book/setup.md, "Profiles: one
+notebook, three budgets"):
 
 * ``ci``  -- CI and nbval on two CPU cores: about a minute a chapter, proves the code path.
 * ``cpu`` -- a laptop: up to ten minutes a chapter, results a reader can learn from.
@@ -28,7 +29,7 @@ DATA_CHOICES = ("sample", "auto", "full")
 
 @dataclass(frozen=True)
 class Profile:
-    """The budget a chapter runs under (setup page, "Profiles").
+    """The budget a chapter runs under (book/setup.md, "Profiles: one notebook, three budgets").
 
     ``data`` is ``"sample"`` (always use the committed MNIST sample), ``"auto"`` (full
     data set when it is on disk or can be downloaded, else the sample, said loudly) or
@@ -99,7 +100,7 @@ PROFILES = {
 
 
 def accelerator_available() -> bool:
-    """True when CUDA or Apple's MPS can run tensors (setup page)."""
+    """True when CUDA or Apple's MPS can run tensors: then the automatic profile is ``gpu``."""
     return torch.cuda.is_available() or (hasattr(torch.backends, "mps") and torch.backends.mps.is_available())
 
 
@@ -216,7 +217,7 @@ def env_flag(name: str) -> bool:
 def seed_everything(seed: int = 0, deterministic: bool = True) -> torch.Generator:
     """Seed Python, NumPy and PyTorch; return a CPU generator for data shuffling.
 
-    On the CPU the same seed gives bit-for-bit the same run (MNIST project chapter,
+    On the CPU the same seed gives bit-for-bit the same run (book/mnist_project.md,
     "Save, reload, predict the same"). With ``deterministic`` (the default) cuDNN is also
     told to pick deterministic convolution algorithms, so GPU runs repeat too; pass
     ``deterministic=False`` to let cuDNN choose the fastest ones instead.
@@ -232,7 +233,7 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> torch.Generato
 def banner(profile: Profile, device: torch.device, data_description: str) -> str:
     """The one-line banner each notebook prints first: profile, device, torch, data set.
 
-    Explained on the setup page; printed first by every chapter.
+    Printed first by every chapter; explained in book/backprop.md, "Overview".
     """
     name = str(device)
     if device.type == "cuda":

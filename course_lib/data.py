@@ -433,7 +433,7 @@ def load_mnist(
 def load_fashion_mnist(
     profile: Profile | str | None = None, *, seed: int = 0, device: torch.device | str | None = None
 ) -> ImageData:
-    """Full Fashion-MNIST (60,000 + 10,000) as device tensors (benchmarks, exercises).
+    """Full Fashion-MNIST (60,000 + 10,000) as device tensors (book/setup.md, "Data").
 
     Taken from Debian's ``dataset-fashion-mnist`` files when present (each checked against
     ``FASHION_RAW_SHA256`` on every load), else from the data root, else downloaded by
@@ -474,11 +474,12 @@ def batches(
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
 ):
-    """Yield index tensors that cut ``range(n)`` into batches (MNIST project, "Training").
+    """Yield index tensors that cut ``range(n)`` into batches.
 
     The whole data set already sits on the device, so a batch is ``x[idx]``: no per-sample
     Python work and no worker processes. The permutation is drawn on the CPU from
     ``generator`` so that the same seed gives the same batches on every device.
+    Explained in book/mnist_project.md, "A baseline: softmax regression".
     """
     n = require_int("n", n, 0)
     batch_size = require_int("batch_size", batch_size, 1)

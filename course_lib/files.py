@@ -21,7 +21,7 @@ DEFAULT_DATA_DIR = Path("~/.cache/dl-course").expanduser()
 class DataError(RuntimeError):
     """A data set is missing, corrupt or misconfigured; the message says how to fix it.
 
-    Explained on the setup page (Data) and in the MNIST project chapter.
+    Explained in book/setup.md, "Data".
     """
 
 

@@ -1,8 +1,8 @@
 """Gradient checking: compare a backward pass with centred finite differences.
 
-Explained in the backprop chapter, section 3. The recipe is CS231n's: perturb one input
-element by ``±eps`` in float64, take ``(f(x + eps) - f(x - eps)) / (2 eps)`` as the numerical
-partial derivative, and compare it with the analytic gradient by *relative* error,
+Explained in book/backprop.md, "Inside the gradient checker". The recipe is CS231n's: perturb
+one input element by ``±eps`` in float64, take ``(f(x + eps) - f(x - eps)) / (2 eps)`` as the
+numerical partial derivative, and compare it with the analytic gradient by *relative* error,
 
     rel_error(a, b) = |a - b| / max(|a| + |b|, tiny),
 
@@ -43,7 +43,10 @@ THRESHOLDS_FLOAT32 = (
 
 
 class GradientCheckError(AssertionError):
-    """Raised by :func:`check_gradients` when a gradient fails its check (backprop chapter, section 3)."""
+    """Raised by :func:`check_gradients` when a gradient fails its check.
+
+    Explained in book/backprop.md, "Inside the gradient checker".
+    """
 
 
 def _as_tuple(inputs) -> tuple[torch.Tensor, ...]:
@@ -111,14 +114,15 @@ def rel_error(a, b, tiny: float = TINY) -> float:
 
 
 def numerical_gradient(f: Callable, inputs, eps: float = 1e-5):
-    """Centred-difference gradient of the scalar ``f(*inputs)`` in float64 (backprop chapter, section 3).
+    """Centred-difference gradient of the scalar ``f(*inputs)`` in float64.
 
     The default step ``eps = 1e-5`` is CS231n's; it balances truncation error (which grows
     like ``eps**2``) against rounding error (which grows like ``1/eps``).
 
     ``inputs`` is one tensor or a sequence of tensors; the result has the same structure.
     The inputs are copied to float64 first and are not changed. Costs two calls of ``f`` per
-    input element, so keep the inputs small.
+    input element, so keep the inputs small. Explained in book/backprop.md, "Checking the
+    gradients two ways".
     """
     single = isinstance(inputs, torch.Tensor)
     inputs = [x.detach().to(torch.float64).clone() for x in _as_tuple(inputs)]
@@ -145,7 +149,7 @@ def numerical_gradient(f: Callable, inputs, eps: float = 1e-5):
 def autograd_gradient(f: Callable, inputs):
     """The gradient of the scalar ``f(*inputs)`` from ``torch.autograd``, in float64.
 
-    Explained in the backprop chapter, section 2. Same structure as ``inputs``.
+    Same structure as ``inputs``. Explained in book/backprop.md, "Checking the gradients two ways".
     """
     single = isinstance(inputs, torch.Tensor)
     inputs = [x.detach().to(torch.float64).clone().requires_grad_(True) for x in _as_tuple(inputs)]
@@ -172,7 +176,7 @@ def classify(max_error: float, dtype: torch.dtype = torch.float64) -> str:
 class GradCheckReport:
     """The outcome of :func:`check_gradients`: one relative error per input, a verdict, pass/fail.
 
-    Explained in the backprop chapter, section 3.
+    Explained in book/backprop.md, "Inside the gradient checker".
     """
 
     name: str
@@ -217,7 +221,7 @@ def check_gradients(
 ) -> GradCheckReport:
     """Compare ``analytic`` gradients of the scalar ``f(*inputs)`` with centred differences.
 
-    Explained in the backprop chapter, section 3. Passes when the largest relative error is
+    Explained in book/backprop.md, "Inside the gradient checker". Passes when the largest relative error is
     below 1e-7, or below 1e-4 for a function declared ``kinked`` (ReLU, max). Prints the
     report; raises :class:`GradientCheckError` on failure unless ``raise_on_fail=False``.
     """

@@ -53,7 +53,7 @@ def check_image_batch(
 
 
 class ClassicCNN(nn.Module):
-    """The classic small CNN for 28x28 grey images (convolutional networks; MNIST project).
+    """The classic small CNN for 28x28 grey images (book/mnist_project.md, "The classic CNN").
 
     Three 3x3 convolutions (32, 64, 64 channels, the first two followed by 2x2 max pooling),
     then a dense layer of 64 and a linear read-out of ``num_classes`` logits.
@@ -85,7 +85,8 @@ class ClassicCNN(nn.Module):
 
 
 class SoftmaxRegression(nn.Module):
-    """Multinomial logistic regression on flattened pixels: the MNIST project's baseline."""
+    """Multinomial logistic regression on flattened pixels (book/mnist_project.md, "A baseline:
+    softmax regression")."""
 
     def __init__(self, num_classes: int = 10, size: int = 28):
         super().__init__()
@@ -99,5 +100,6 @@ class SoftmaxRegression(nn.Module):
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters (MNIST project, "The classic CNN")."""
+    """Number of trainable parameters (book/convnets.md, "Why convolution: parameters and receptive
+    fields")."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -225,7 +225,8 @@ def fit(
     overwrite: bool = False,
     progress: bool = True,
 ) -> History:
-    """Train ``model`` for ``epochs`` epochs, validating after each one.
+    """Train ``model`` for ``epochs`` epochs, validating after each one: the loop of
+    :func:`train_epoch`, :func:`evaluate` and a checkpoint.
 
     ``data`` is the course's ImageData (its ``train`` and ``val`` splits), or a training
     Split or ``(x, y)`` pair with ``val`` another (or None: no validation). ``optimizer``
@@ -237,7 +238,7 @@ def fit(
     is never replaced unless ``overwrite=True``. With ``resume=True`` the run continues from
     that file (``epochs`` is the total) with the same settings, and the result is the same as
     one uninterrupted run; other settings than the checkpoint's are refused.
-    Explained in book/mnist_project.md, "Training".
+    Explained in book/mnist_project.md, "A baseline: softmax regression" and "Training".
     """
     train, val = _splits(data, val)
     run = _Run.check(model, train, optimizer, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed,
