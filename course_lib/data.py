@@ -110,15 +110,18 @@ def mnist_sample_root() -> Path:
 def _unpack_raw(source_dir: Path, raw_dir: Path, expected_sha256=None, *, fix: str) -> None:
     """Decompress the four IDX ``.gz`` files into torchvision's ``<root>/<Name>/raw`` folder.
 
-    Every file is checked, on every call: against ``expected_sha256`` (file name -> sha256
-    of the decompressed bytes) when given, and as an IDX file (header, length, labels). A
-    cached file that is already right is left alone; one that differs is rewritten.
+    Every file is checked on every call. A cached file must have the sha256 in
+    ``expected_sha256`` (file name -> sha256 of the decompressed bytes) when given, else the
+    one it had when it was unpacked and checked (``raw.sha256`` beside the folder); otherwise
+    it is unpacked again from its ``.gz``, which is checked as an IDX file (header, length,
+    labels) before it is written.
     """
-    counts = {}
+    known = expected_sha256 or _unpacked_sums(raw_dir)
+    counts, unpacked = {}, {}
     for name in RAW_FILES:
         target = raw_dir / name
-        if expected_sha256 is not None and target.exists() and file_digest(target) == expected_sha256[name]:
-            counts[name] = _idx_file_count(target, fix)
+        if name in known and target.exists() and file_digest(target) == known[name]:
+            counts[name], unpacked[name] = _idx_file_count(target, fix), known[name]
             continue
         source = source_dir / f"{name}.gz"
         try:
@@ -126,17 +129,26 @@ def _unpack_raw(source_dir: Path, raw_dir: Path, expected_sha256=None, *, fix: s
                 content = f.read()
         except (OSError, EOFError, zlib.error) as error:
             raise DataError(f"{source} is not a readable gzip file ({error}). Fix: {fix}.") from error
-        if expected_sha256 is not None:
-            actual = hashlib.sha256(content).hexdigest()
-            if actual != expected_sha256[name]:
-                raise DataError(
-                    f"{source} is corrupt: its content has sha256 {actual}, "
-                    f"expected {expected_sha256[name]}. Fix: {fix}."
-                )
+        unpacked[name] = hashlib.sha256(content).hexdigest()
+        if expected_sha256 is not None and unpacked[name] != expected_sha256[name]:
+            raise DataError(
+                f"{source} is corrupt: its content has sha256 {unpacked[name]}, "
+                f"expected {expected_sha256[name]}. Fix: {fix}."
+            )
         counts[name] = _idx_count(name, len(content), content, source, fix)
-        if not (target.exists() and target.stat().st_size == len(content) and target.read_bytes() == content):
-            atomic_write_bytes(target, content)
+        atomic_write_bytes(target, content)
     _require_matching_counts(counts, source_dir, fix)
+    if unpacked != known:
+        sums = "".join(f"{digest}  {name}\n" for name, digest in unpacked.items())
+        atomic_write_bytes(raw_dir.parent / "raw.sha256", sums.encode())
+
+
+def _unpacked_sums(raw_dir: Path) -> dict[str, str]:
+    """The sha256 of each raw file as it was unpacked and checked; {} if unknown or unreadable."""
+    try:
+        return read_checksums(raw_dir.parent / "raw.sha256", fix="")
+    except (OSError, DataError, UnicodeDecodeError):
+        return {}
 
 
 # IDX (LeCun's format): magic 0 0 8 ndim (8 = unsigned bytes), ndim big-endian sizes, the data.
