@@ -37,7 +37,7 @@ class CheckpointError(RuntimeError):
 
 
 class TrainingDiverged(FloatingPointError):
-    """The training loss became NaN or infinite; the message says where and what to try.
+    """The training loss became NaN, infinite or exploded; the message says where and what to try.
 
     Explained in book/mnist_project.md, "Training".
     """
@@ -136,25 +136,33 @@ def evaluate(
     return Evaluation(total_loss.item() / len(split), correct.item() / len(split))
 
 
+BLOW_UP = 1e6  # a batch loss this many times the epoch's first (at least 1e-3) means divergence
+
+
 class _Tally:
     """An epoch's running loss and accuracy, kept on the device, and the first bad batch.
 
-    On the CPU a non-finite loss stops the epoch at once (reading a CPU value is free); on a
-    GPU it is read once at the end, so the loop never waits for the device.
+    A batch is bad when its loss is NaN or infinite, or :data:`BLOW_UP` times the epoch's
+    first loss (as with a learning rate far too large for Adam, which stays finite for long).
+    On the CPU a bad batch stops the epoch at once (reading a CPU value is free); on a GPU it
+    is read once at the end, so the loop never waits for the device.
     """
 
     def __init__(self, device: torch.device):
         self.loss = torch.zeros((), device=device)
         self.correct = torch.zeros((), device=device, dtype=torch.long)
         self.first_bad = torch.full((), -1, device=device, dtype=torch.long)
-        self.count, self.batches, self.at_once = 0, 0, device.type == "cpu"
+        self.count, self.batches, self.at_once, self.scale = 0, 0, device.type == "cpu", None
 
     def add(self, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
         self.batches += 1
-        finite = torch.isfinite(loss)
-        if self.at_once and not finite:
-            raise TrainingDiverged(f"the training loss became {loss.item()} at batch {self.batches}")
-        self.first_bad = torch.where(finite | (self.first_bad >= 0), self.first_bad, self.batches)
+        size = loss.detach().abs()
+        if self.scale is None:
+            self.scale = BLOW_UP * size.clamp_min(1e-3)
+        good = torch.isfinite(size) & (size <= self.scale)
+        if self.at_once and not good:
+            raise TrainingDiverged(f"the training loss became {loss.item():.3g} at batch {self.batches}")
+        self.first_bad = torch.where(good | (self.first_bad >= 0), self.first_bad, self.batches)
         self.loss += loss.detach() * len(y)
         self.correct += (logits.detach().argmax(1) == y).sum()
         self.count += len(y)
@@ -162,7 +170,7 @@ class _Tally:
     def result(self) -> Evaluation:
         first_bad = int(self.first_bad)
         if first_bad >= 0:
-            raise TrainingDiverged(f"the training loss became NaN or infinite at batch {first_bad}")
+            raise TrainingDiverged(f"the training loss became NaN, infinite or huge at batch {first_bad}")
         return Evaluation(self.loss.item() / self.count, self.correct.item() / self.count)
 
 
@@ -182,7 +190,7 @@ def train_epoch(
     """One pass over ``split`` in shuffled batches; returns mean training loss and accuracy.
 
     ``augment``, if given, maps each input batch to a new one (random shifts, say) before
-    the forward pass. A NaN or infinite loss raises :class:`TrainingDiverged`.
+    the forward pass. A NaN, infinite or exploding loss raises :class:`TrainingDiverged`.
     Explained in book/mnist_project.md, "Training".
     """
     model.train()
@@ -195,7 +203,7 @@ def train_epoch(
         with _autocast(device, mixed_precision):
             logits = model(x)
         loss = loss_fn(logits.float(), y)
-        tally.add(loss, logits, y)  # running sums on the device; stops on a NaN loss
+        tally.add(loss, logits, y)  # running sums on the device; stops on a diverging loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if clip_grad_norm is not None:

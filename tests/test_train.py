@@ -487,6 +487,13 @@ def test_a_learning_rate_that_blows_up_stops_training(small_mnist, tmp_path):
     assert not (tmp_path / "run.pt").exists()
 
 
+def test_a_loss_that_explodes_but_stays_finite_stops_training(small_mnist):
+    """Adam with lr=1e3 reaches losses near 1e22 in its first epoch without ever becoming NaN."""
+    model = fresh_cnn()
+    with pytest.raises(TrainingDiverged, match=r"Epoch 1: the training loss became \d.*e\+\d+ at batch"):
+        fit(model, small_mnist, epochs=2, batch_size=BATCH, lr=1e3, progress=False)
+
+
 def test_train_epoch_stops_at_the_first_nan_batch(small_mnist):
     model = SoftmaxRegression()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
