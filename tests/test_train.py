@@ -620,3 +620,21 @@ def test_saving_over_a_killed_save_leaves_no_temp_file(tmp_path):
     (folder / f".run.pt.{dead.pid}.x1y2z3.tmp").write_bytes(b"half a checkpoint")
     save_checkpoint(folder / "run.pt", SoftmaxRegression())
     assert files_in(folder) == ["run.pt"]
+
+
+def test_on_a_gpu_the_first_bad_batch_is_reported_at_the_end_of_the_epoch():
+    """The GPU path reads the flag once per epoch; run it on the CPU by switching at_once off."""
+    from course_lib.train import _Tally
+
+    tally = _Tally(torch.device("cpu"))
+    tally.at_once = False
+    logits, y = torch.zeros(4, 3), torch.zeros(4, dtype=torch.long)
+    for loss in (1.0, 2.0, float("nan"), 1.0, float("inf")):
+        tally.add(torch.tensor(loss), logits, y)
+    with pytest.raises(TrainingDiverged, match="at batch 3"):
+        tally.result()
+    steady = _Tally(torch.device("cpu"))
+    steady.at_once = False
+    for loss in (2.0, 1.5, 0.5):
+        steady.add(torch.tensor(loss), logits, y)
+    assert steady.result().loss == pytest.approx(4 / 3)
