@@ -222,6 +222,10 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> torch.Generato
     told to pick deterministic convolution algorithms, so GPU runs repeat too; pass
     ``deterministic=False`` to let cuDNN choose the fastest ones instead.
     """
+    seed = require_int("seed", seed, 0)
+    if seed >= 2**32:
+        raise ValueError(f"seed must be below 2**32 (NumPy's limit), got {seed}.")
+    require_bool("deterministic", deterministic)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -235,6 +239,7 @@ def banner(profile: Profile, device: torch.device, data_description: str) -> str
 
     Printed first by every chapter; explained in book/backprop.md, "Overview".
     """
+    profile, device = get_profile(profile), torch.device(device)
     name = str(device)
     if device.type == "cuda":
         name = f"{device} ({torch.cuda.get_device_name(device)})"

@@ -285,3 +285,17 @@ def test_course_offline_that_is_neither_on_nor_off_is_refused(monkeypatch, value
     monkeypatch.setenv("COURSE_OFFLINE", value)
     with pytest.raises(ValueError, match="COURSE_OFFLINE"):
         config.env_flag("COURSE_OFFLINE")
+
+
+@pytest.mark.parametrize(
+    "seed, error", [(1.5, TypeError), (-1, ValueError), (2**32, ValueError), ("0", TypeError)]
+)
+def test_seed_everything_refuses_seeds_numpy_cannot_take(seed, error):
+    with pytest.raises(error, match="seed"):
+        seed_everything(seed)
+
+
+def test_banner_takes_a_profile_name_and_a_device_name():
+    assert banner("ci", "cpu", "d") == banner(get_profile("ci"), torch.device("cpu"), "d")
+    with pytest.raises(TypeError, match="profile name"):
+        banner(3, "cpu", "d")
