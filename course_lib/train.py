@@ -2,15 +2,14 @@
 
 Read it top to bottom: :func:`evaluate` runs a model over a split, :func:`train_epoch` is one
 pass of gradient descent, and :func:`fit` repeats them (train an epoch, validate, save a
-checkpoint) and can resume from its checkpoint, continuing exactly where it stopped.
+checkpoint with :mod:`course_lib.checkpoints`) and can resume from its checkpoint,
+continuing exactly where it stopped.
 Explained in book/mnist_project.md, "Training".
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
-import itertools
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,17 +22,18 @@ from tqdm.auto import tqdm
 
 from ._book import on_static_site
 from ._require import require_bool, require_int, require_positive
-from .data import ImageData, Split, atomic_write_bytes, batches, remove_orphan_temp_files
+from .checkpoints import (  # noqa: F401 (re-exported: chapters import them from course_lib.train)
+    CHECKPOINT_FORMAT,
+    CheckpointError,
+    load_checkpoint,
+    model_device,
+    model_signature,
+    read_checkpoint,
+    restore_checkpoint,
+    save_checkpoint,
+)
+from .data import ImageData, Split, batches
 from .metrics import eval_mode
-
-CHECKPOINT_FORMAT = "course_lib.checkpoint/1"
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, unreadable, belongs to another model or to another run.
-
-    Explained in book/mnist_project.md, "Save, reload, predict the same".
-    """
 
 
 class TrainingDiverged(FloatingPointError):
@@ -291,11 +291,6 @@ def _splits(data, val) -> tuple[Split, Split | None]:
     return train, val
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    first = next(itertools.chain(model.parameters(), model.buffers()), None)
-    return torch.device("cpu") if first is None else first.device
-
-
 # Optimiser flags that choose an implementation, not the arithmetic: not compared on resume.
 _IMPLEMENTATION_FLAGS = {"params", "foreach", "fused", "capturable", "differentiable"}
 
@@ -332,9 +327,9 @@ class _Run:
         require_bool("mixed_precision", mixed_precision)
         if clip_grad_norm is not None:
             clip_grad_norm = require_positive("clip_grad_norm", clip_grad_norm)
-        if _model_device(model) != train.x.device:
+        if model_device(model) != train.x.device:
             raise ValueError(
-                f"the model is on {_model_device(model)} but the training data on {train.x.device}: "
+                f"the model is on {model_device(model)} but the training data on {train.x.device}: "
                 f"move one of them, e.g. model.to({str(train.x.device)!r})."
             )
         if optimizer is None:
@@ -406,7 +401,7 @@ def _start(checkpoint, resume, overwrite, model, run: _Run) -> History:
             "epoch. Pass resume=True to continue that run, overwrite=True to replace it, or "
             "choose another checkpoint path."
         )
-    payload = _read(path, model)
+    payload = read_checkpoint(path, model)
     missing = [k for k in ("history", "generator_state", "torch_rng_state") if k not in payload]
     if missing:
         raise CheckpointError(
@@ -433,7 +428,7 @@ def _start(checkpoint, resume, overwrite, model, run: _Run) -> History:
             "(epochs counts every epoch of the run, resumed ones included). Ask for at least "
             f"{history.epochs}, or load the weights with load_checkpoint."
         )
-    _restore(path, payload, model, run.optimizer)
+    restore_checkpoint(path, payload, model, run.optimizer)
     run.generator.set_state(payload["generator_state"].cpu())
     torch.set_rng_state(payload["torch_rng_state"].cpu())
     return history
@@ -484,110 +479,3 @@ def _save_run(path, model, history: History, run: _Run) -> None:
         torch_rng_state=torch.get_rng_state(),
         settings=run.values,
     )
-
-
-# ----------------------------------------------------------------- checkpoints
-
-
-def model_signature(model: nn.Module) -> dict[str, list[int]]:
-    """Parameter and buffer names with their shapes: what must match to load a checkpoint.
-
-    Explained in book/mnist_project.md, "Save, reload, predict the same".
-    """
-    return {name: list(t.shape) for name, t in model.state_dict().items()}
-
-
-def _shape(value) -> str:
-    return "absent" if value is None else str(tuple(value))
-
-
-def save_checkpoint(path: str | Path, model: nn.Module, optimizer=None, **extra) -> Path:
-    """Save model (and optimizer) state to ``path`` atomically: temp file, then rename.
-
-    Replaces a file already at ``path``, as ``torch.save`` does (:func:`fit` does not).
-    ``extra`` holds plain values (a History is stored as a dict). Reload with
-    :func:`load_checkpoint`. Explained in book/mnist_project.md, "Save, reload, predict the same".
-    """
-    payload = {
-        "format": CHECKPOINT_FORMAT,
-        "model_class": type(model).__name__,
-        "signature": model_signature(model),
-        "model_state": model.state_dict(),
-        "optimizer_class": type(optimizer).__name__ if optimizer is not None else None,
-        "optimizer_state": optimizer.state_dict() if optimizer is not None else None,
-    }
-    for key, value in extra.items():
-        payload[key] = value.as_dict() if isinstance(value, History) else value
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    atomic_write_bytes(Path(path), buffer.getvalue())
-    return Path(path)
-
-
-_REQUIRED = ("format", "model_class", "signature", "model_state")
-
-
-def _read(path: Path, model: nn.Module, map_location=None) -> dict:
-    """The checked payload of a checkpoint for ``model``; nothing is loaded into it yet."""
-    if not path.exists():
-        raise CheckpointError(f"No checkpoint at {path}. Train with fit(..., checkpoint='{path}') first.")
-    remove_orphan_temp_files(path)
-    try:
-        payload = torch.load(path, map_location=map_location or _model_device(model), weights_only=True)
-    except Exception as error:
-        reason = str(error).split("\n")[0] or type(error).__name__
-        raise CheckpointError(
-            f"{path} is not a readable course_lib checkpoint ({reason}). If it was cut short, "
-            "train again or use an earlier copy."
-        ) from error
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not a course_lib checkpoint (expected format {CHECKPOINT_FORMAT}).")
-    missing = [key for key in _REQUIRED if key not in payload]
-    if missing:
-        raise CheckpointError(f"{path} is an incomplete checkpoint: it has no {', '.join(missing)}.")
-    expected, found = model_signature(model), payload["signature"]
-    if payload["model_class"] != type(model).__name__ or expected != found:
-        diff = next(
-            (
-                f"{k} is {_shape(found.get(k))} in the checkpoint, {_shape(expected.get(k))} in the model"
-                for k in sorted(set(expected) | set(found))
-                if expected.get(k) != found.get(k)
-            ),
-            "same tensors, different class",
-        )
-        raise CheckpointError(
-            f"{path} holds a {payload['model_class']} but you are loading it into a "
-            f"{type(model).__name__} ({diff}). Build the same model the checkpoint was saved from."
-        )
-    return payload
-
-
-def _restore(path: Path, payload: dict, model: nn.Module, optimizer) -> None:
-    """Load a checked payload into ``model`` and ``optimizer``; a mismatch is a CheckpointError."""
-    saved_optimizer = payload.get("optimizer_class")
-    if optimizer is not None and saved_optimizer not in (None, type(optimizer).__name__):
-        raise CheckpointError(
-            f"{path} holds the state of a {saved_optimizer} optimizer, but you passed a "
-            f"{type(optimizer).__name__}. Use the same optimizer type, or leave the optimizer out."
-        )
-    try:
-        model.load_state_dict(payload["model_state"])
-        if optimizer is not None and payload.get("optimizer_state") is not None:
-            optimizer.load_state_dict(payload["optimizer_state"])
-    except (RuntimeError, ValueError, KeyError) as error:
-        reason = str(error).split("\n")[0]
-        raise CheckpointError(f"{path} does not fit this model or optimizer: {reason}") from error
-
-
-def load_checkpoint(path: str | Path, model: nn.Module, optimizer=None, map_location=None) -> dict:
-    """Load a checkpoint saved by :func:`save_checkpoint` into ``model`` (and ``optimizer``).
-
-    Uses ``torch.load(weights_only=True)``, so a checkpoint cannot run code. A checkpoint of
-    a different model raises :class:`CheckpointError` naming both models and the first
-    mismatching tensor. Returns the whole payload (history, RNG states, ...).
-    Explained in book/mnist_project.md, "Save, reload, predict the same".
-    """
-    path = Path(path)
-    payload = _read(path, model, map_location)
-    _restore(path, payload, model, optimizer)
-    return payload
