@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import pickle
 from pathlib import Path
 
 import torch
@@ -83,6 +84,13 @@ def read_checkpoint(path: Path, model: nn.Module, map_location=None) -> dict:
     remove_orphan_temp_files(path)
     try:
         payload = torch.load(path, map_location=map_location or model_device(model), weights_only=True)
+    except pickle.UnpicklingError as error:  # torch's advice to turn weights_only off is not ours
+        refused = next((line for line in str(error).splitlines() if "GLOBAL" in line), "").strip()
+        raise CheckpointError(
+            f"{path} holds Python objects besides tensors and plain values ({refused or 'refused'}), "
+            "so save_checkpoint did not write it, and loading it could run code. Load only "
+            "checkpoints you made, or that come from a source you trust."
+        ) from error
     except Exception as error:
         reason = str(error).split("\n")[0] or type(error).__name__
         raise CheckpointError(

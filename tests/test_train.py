@@ -638,3 +638,18 @@ def test_on_a_gpu_the_first_bad_batch_is_reported_at_the_end_of_the_epoch():
     for loss in (2.0, 1.5, 0.5):
         steady.add(torch.tensor(loss), logits, y)
     assert steady.result().loss == pytest.approx(4 / 3)
+
+
+def test_a_file_that_would_run_code_is_refused_without_advice_to_run_it(tmp_path):
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'PWNED'}",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"format": CHECKPOINT_FORMAT, "x": Payload()}, path)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path, SoftmaxRegression())
+    message = str(info.value)
+    assert "posix.system" in message or "nt.system" in message
+    assert "weights_only" not in message
+    assert not (tmp_path / "PWNED").exists()
