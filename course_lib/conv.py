@@ -130,7 +130,7 @@ def shift_images(x: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
     Name the shifts, ``shift_images(x, dx=3, dy=-1)``: they are (right, down), the reverse of
     the tensor's (H, W) axes.
 
-    Explained in book/convnets.md, "Shifted digits"
+    Explained in book/convnets.md, section 8 ("Shifted digits").
     """
     if not isinstance(x, torch.Tensor) or x.ndim < 2:
         raise ValueError(

@@ -22,7 +22,7 @@ from course_lib.conv import shift_images
 from course_lib.metrics import confusion_matrix
 
 DT = torch.float64
-VALLEY = torch.tensor([[5.5, 4.5], [4.5, 5.5]], dtype=DT)  # eigenvalues 1 and 10: the answer is 0.2
+VALLEY = torch.tensor([[5.5, 4.5], [4.5, 5.5]], dtype=DT)  # eigenvalues 1 and 10: the limit is 0.2
 
 
 def find_checker(name: str):
@@ -53,6 +53,11 @@ def adam_step(param, grad, m, v, t, lr, betas, eps, weight_decay):
     v = betas[1] * v + (1 - betas[1]) * grad**2
     m_hat, v_hat = m / (1 - betas[0] ** t), v / (1 - betas[1] ** t)
     return param - lr * m_hat / (v_hat.sqrt() + eps), m, v
+
+
+def nesterov_step(param, grad, buffer, lr, momentum):
+    buffer = momentum * buffer + grad
+    return param - lr * (grad + momentum * buffer), buffer
 
 
 def conv2d(x, weight, bias, stride, padding):
@@ -119,6 +124,7 @@ CHECKERS = {
     "check_silu_backward": (lambda check, fn: check(fn), silu_backward),
     "check_fixed_layer": (lambda check, fn: check("dx", fn), fixed_backward),
     "check_adam_step": (lambda check, fn: check(fn), adam_step),
+    "check_nesterov_step": (lambda check, fn: check(fn), nesterov_step),
     "check_conv2d": (lambda check, fn: check(fn), conv2d),
     "check_maxpool_backward": (lambda check, fn: check(fn), maxpool_backward),
     "check_confusion_matrix": (lambda check, fn: check(fn), confusion_matrix),
@@ -233,7 +239,8 @@ def test_an_answer_that_never_returns_is_stopped(name, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "reading", [0.2, np.float32(0.2), np.float64(0.2), torch.tensor(0.2), torch.tensor([0.2]), lambda: 0.2]
+    "reading",
+    [0.19, np.float32(0.19), np.float64(0.19), torch.tensor(0.19), torch.tensor([0.19]), lambda: 0.19],
 )
 def test_a_learning_rate_reading_in_any_container_passes(reading):
     verdict = find_checker("check_lr_reading")(reading, VALLEY)
@@ -296,7 +303,21 @@ def test_checking_a_reported_accuracy_keeps_the_models_mode():
     model = SoftmaxRegression()
     model.train()
     check = find_checker("check_reported_accuracy")
-    check(0.25, model, data)
+    check(lambda: (model, 0.25), data)
     assert model.training
-    nan = check(float("nan"), model, data)
+    nan = check(lambda: (model, float("nan")), data)
     assert not nan.passed and "NaN" in nan.message
+
+
+@pytest.mark.parametrize(
+    "depths", [(14, 4), [14, 4], (np.int64(14), np.int64(4)), (14.0, 4.0), (torch.tensor(14), 4)]
+)
+def test_receptive_depths_in_any_integer_container_pass(depths):
+    verdict = find_checker("check_receptive_depths")(lambda: depths)
+    assert verdict.passed, verdict.message
+
+
+@pytest.mark.parametrize("depths", [(14.5, 4), ("14", 4), (None, 4), (float("nan"), 4)])
+def test_receptive_depths_that_are_not_whole_numbers_fail_saying_why(depths):
+    verdict = find_checker("check_receptive_depths")(lambda: depths)
+    assert not verdict.passed and "checker could not judge" not in verdict.message
