@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import torch
+
 
 def require_int(name: str, value, minimum: int | None = None) -> int:
     """``value`` as an int, refusing floats, bools and anything below ``minimum``."""
@@ -37,3 +39,15 @@ def require_bool(name: str, value) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}.")
     return value
+
+
+def require_optimizer_of(optimizer, model) -> None:
+    """Refuse an optimizer that is not one, or that would not change ``model`` at all."""
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim optimizer, got {type(optimizer).__name__}.")
+    owned = {id(p) for p in model.parameters()}
+    if not any(id(p) in owned for group in optimizer.param_groups for p in group["params"]):
+        raise ValueError(
+            "the optimizer holds none of this model's parameters, so training would change "
+            "nothing: build it from this model, e.g. torch.optim.Adam(model.parameters())."
+        )

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ._book import on_static_site
+from ._require import require_int, require_optimizer_of
 from .data import batches
 
 
@@ -33,6 +34,7 @@ def run(step, hessian: torch.Tensor, start: torch.Tensor, steps: int, **hyper):
     update rule may keep between steps (a velocity, moment estimates). Explained in
     book/optimisation.md, section 2.
     """
+    steps = require_int("steps", steps, 0)
     w, state, path = start.clone(), {}, [start.clone()]
     for _ in range(steps):
         w = step(w, hessian @ w, state, **hyper)
@@ -45,6 +47,7 @@ def run_torch(make_optimiser, hessian: torch.Tensor, start: torch.Tensor, steps:
 
     Explained in book/optimisation.md, section 2.
     """
+    steps = require_int("steps", steps, 0)
     w = torch.nn.Parameter(start.clone())
     optimiser, path = make_optimiser([w]), [start.clone()]
     for _ in range(steps):
@@ -202,6 +205,11 @@ class Run:
 @torch.no_grad()
 def validate(model, split) -> tuple[float, float]:
     """Loss and accuracy on a split, in eval mode; the model's mode is restored after."""
+    if len(split.y) == 0 or len(split.x) != len(split.y):
+        raise ValueError(
+            f"validate needs a split with as many labels as images and at least one of each, "
+            f"got {len(split.x)} images and {len(split.y)} labels."
+        )
     was_training = model.training
     model.eval()
     logits = model(split.x)
@@ -215,9 +223,12 @@ def train(
     """The five-line loop of book/backprop.md, section 6, plus a schedule and a record.
 
     ``schedule`` is a ``torch.optim.lr_scheduler`` object (or None); it is stepped after
-    every batch, so its ``T_max``/``step_size`` count batches. Explained in
-    book/optimisation.md, section 4.
+    every batch, so its ``T_max``/``step_size`` count batches. A run that diverges is
+    recorded as it is (losses of NaN or inf, accuracy near chance), not stopped: a
+    learning-rate sweep wants to see it. Explained in book/optimisation.md, section 4.
     """
+    epochs, seed = require_int("epochs", epochs, 1), require_int("seed", seed)
+    require_optimizer_of(optimiser, model)
     generator, record = torch.Generator().manual_seed(seed), Run()
     x, y = train_split.x, train_split.y
     shuffled = dict(shuffle=True, generator=generator, device=x.device)

@@ -21,7 +21,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ._book import on_static_site
-from ._require import require_bool, require_int, require_positive
+from ._require import require_bool, require_int, require_optimizer_of, require_positive
 from .checkpoints import (  # noqa: F401 (re-exported: chapters import them from course_lib.train)
     CHECKPOINT_FORMAT,
     CheckpointError,
@@ -334,7 +334,7 @@ class _Run:
             )
         if optimizer is None:
             optimizer = torch.optim.Adam(model.parameters(), lr=require_positive("lr", lr))
-        _require_optimizer_of(optimizer, model)
+        require_optimizer_of(optimizer, model)
         groups = [
             {k: _plain(v) for k, v in sorted(g.items()) if k not in _IMPLEMENTATION_FLAGS}
             for g in optimizer.param_groups
@@ -359,17 +359,6 @@ class _Run:
             for key, value in self.values.items()
             if stored.get(key) != value
         ]
-
-
-def _require_optimizer_of(optimizer, model: nn.Module) -> None:
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(f"optimizer must be a torch.optim optimizer, got {type(optimizer).__name__}.")
-    owned = {id(p) for p in model.parameters()}
-    if not any(id(p) in owned for group in optimizer.param_groups for p in group["params"]):
-        raise ValueError(
-            "the optimizer holds none of this model's parameters, so training would change "
-            "nothing: build it from this model, e.g. torch.optim.Adam(model.parameters())."
-        )
 
 
 def _describe(path: Path) -> str:
