@@ -205,3 +205,23 @@ def test_draw_unrolled_rnn_draws_every_step():
     labels = {t.get_text() for t in fig.axes[0].texts}
     assert {"$x_{4}$", "$h_{4}$", "$L_{1}$", "$h_0$"} <= labels
     assert any("two paths" in label for label in labels)
+
+
+@pytest.mark.parametrize(
+    "settings, error",
+    [
+        (dict(expressions=0), ValueError),
+        (dict(expressions=5, inputs=0), ValueError),
+        (dict(expressions=2.0), TypeError),
+    ],
+)
+def test_compare_with_torch_refuses_counts_that_make_no_sense(settings, error):
+    with pytest.raises(error):
+        compare_with_torch(**settings)
+
+
+def test_a_nan_from_the_engine_is_a_disagreement_with_an_infinite_error(monkeypatch):
+    monkeypatch.setattr(Value, "tanh", lambda self: Value(float("nan")))
+    monkeypatch.setitem(OPERATIONS, "tanh", lambda u, v: u.tanh())
+    result = compare_with_torch(20, seed=0)
+    assert result.disagreements and result.largest_rel_error == math.inf
