@@ -10,6 +10,7 @@ Explained in book/optimisation.md.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
@@ -217,6 +218,28 @@ def validate(model, split) -> tuple[float, float]:
     return F.cross_entropy(logits, split.y).item(), (logits.argmax(1) == split.y).float().mean().item()
 
 
+def _refuse_bad_settings(loop):
+    """Check :func:`train`'s settings before its loop starts, naming the one that cannot work.
+
+    A wrapper, so that the loop's own source, which book/optimisation.md prints, stays the
+    loop (``inspect.getsource`` shows the wrapped function).
+    """
+
+    @functools.wraps(loop)
+    def train(model, optimiser, train_split, val_split, *, epochs, batch_size, schedule=None, seed=0):
+        require_int("epochs", epochs, 1)
+        require_int("batch_size", batch_size, 1)
+        require_int("seed", seed)
+        require_optimizer_of(optimiser, model)
+        return loop(
+            model, optimiser, train_split, val_split,
+            epochs=epochs, batch_size=batch_size, schedule=schedule, seed=seed,
+        )  # fmt: skip
+
+    return train
+
+
+@_refuse_bad_settings
 def train(
     model, optimiser, train_split, val_split, *, epochs: int, batch_size: int, schedule=None, seed: int = 0
 ) -> Run:
@@ -227,8 +250,6 @@ def train(
     recorded as it is (losses of NaN or inf, accuracy near chance), not stopped: a
     learning-rate sweep wants to see it. Explained in book/optimisation.md, section 4.
     """
-    epochs, seed = require_int("epochs", epochs, 1), require_int("seed", seed)
-    require_optimizer_of(optimiser, model)
     generator, record = torch.Generator().manual_seed(seed), Run()
     x, y = train_split.x, train_split.y
     shuffled = dict(shuffle=True, generator=generator, device=x.device)
