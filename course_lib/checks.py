@@ -146,7 +146,8 @@ def checker(exercise: str, time_limit: float | None = DEFAULT_TIME_LIMIT):
     """Decorator: a function that raises :class:`Wrong` (or returns a message) -> a Verdict.
 
     The check is stopped after ``time_limit`` seconds (see :func:`_time_limit`); the
-    decorated function's ``time_limit`` attribute changes it. Explained in book/backprop.md,
+    decorated function's ``time_limit`` attribute changes it. A checker whose answer trains
+    a network (minutes under the cpu profile) passes ``time_limit=None``. Explained in book/backprop.md,
     "Exercises".
     """
 

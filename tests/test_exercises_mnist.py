@@ -228,3 +228,9 @@ def test_augmented_training_wrong_models_fail(trained_baseline):
     untrained = check_augmented_training(lambda: SoftmaxRegression(), model, data)
     assert not untrained.passed and "guessing" in untrained.message
     assert not check_augmented_training(lambda: None, model, data).passed
+
+
+def test_checkers_whose_answer_trains_a_network_have_no_time_limit():
+    """Training under the cpu profile takes minutes: the default limit would stop a right answer."""
+    assert check_reported_accuracy.time_limit is None
+    assert check_augmented_training.time_limit is None
