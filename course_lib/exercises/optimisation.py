@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from .._require import require_int
 from ..checks import Wrong, answer_number, checker, matches, precision_note
 from .backprop import DTYPE, _tensor_or_wrong
 
@@ -91,6 +92,7 @@ def gradient_descent_losses(hessian: torch.Tensor, start: torch.Tensor, lr: floa
 
     Used by book/optimisation.md, exercise 2. Returns ``steps + 1`` losses.
     """
+    steps = require_int("steps", steps, 0)
     w = start.to(DTYPE).clone()
     hessian = hessian.to(DTYPE)
     losses = [0.5 * w @ hessian @ w]
