@@ -10,6 +10,7 @@ Explained in book/optimisation.md.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
@@ -18,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ._book import on_static_site
+from ._require import require_int, require_optimizer_of
 from .data import batches
 from .plots import PAGE_WIDTH_INCHES
 
@@ -34,6 +36,7 @@ def run(step, hessian: torch.Tensor, start: torch.Tensor, steps: int, **hyper):
     update rule may keep between steps (a velocity, moment estimates). Explained in
     book/optimisation.md, section 2.
     """
+    steps = require_int("steps", steps, 0)
     w, state, path = start.clone(), {}, [start.clone()]
     for _ in range(steps):
         w = step(w, hessian @ w, state, **hyper)
@@ -46,6 +49,7 @@ def run_torch(make_optimiser, hessian: torch.Tensor, start: torch.Tensor, steps:
 
     Explained in book/optimisation.md, section 2.
     """
+    steps = require_int("steps", steps, 0)
     w = torch.nn.Parameter(start.clone())
     optimiser, path = make_optimiser([w]), [start.clone()]
     for _ in range(steps):
@@ -211,6 +215,11 @@ class Run:
 @torch.no_grad()
 def validate(model, split) -> tuple[float, float]:
     """Loss and accuracy on a split, in eval mode; the model's mode is restored after."""
+    if len(split.y) == 0 or len(split.x) != len(split.y):
+        raise ValueError(
+            f"validate needs a split with as many labels as images and at least one of each, "
+            f"got {len(split.x)} images and {len(split.y)} labels."
+        )
     was_training = model.training
     model.eval()
     logits = model(split.x)
@@ -218,14 +227,37 @@ def validate(model, split) -> tuple[float, float]:
     return F.cross_entropy(logits, split.y).item(), (logits.argmax(1) == split.y).float().mean().item()
 
 
+def _refuse_bad_settings(loop):
+    """Check :func:`train`'s settings before its loop starts, naming the one that cannot work.
+
+    A wrapper, so that the loop's own source, which book/optimisation.md prints, stays the
+    loop (``inspect.getsource`` shows the wrapped function).
+    """
+
+    @functools.wraps(loop)
+    def train(model, optimiser, train_split, val_split, *, epochs, batch_size, schedule=None, seed=0):
+        require_int("epochs", epochs, 1)
+        require_int("batch_size", batch_size, 1)
+        require_int("seed", seed)
+        require_optimizer_of(optimiser, model)
+        return loop(
+            model, optimiser, train_split, val_split,
+            epochs=epochs, batch_size=batch_size, schedule=schedule, seed=seed,
+        )  # fmt: skip
+
+    return train
+
+
+@_refuse_bad_settings
 def train(
     model, optimiser, train_split, val_split, *, epochs: int, batch_size: int, schedule=None, seed: int = 0
 ) -> Run:
     """The five-line loop of book/backprop.md, section 6, plus a schedule and a record.
 
     ``schedule`` is a ``torch.optim.lr_scheduler`` object (or None); it is stepped after
-    every batch, so its ``T_max``/``step_size`` count batches. Explained in
-    book/optimisation.md, section 4.
+    every batch, so its ``T_max``/``step_size`` count batches. A run that diverges is
+    recorded as it is (losses of NaN or inf, accuracy near chance), not stopped: a
+    learning-rate sweep wants to see it. Explained in book/optimisation.md, section 4.
     """
     generator, record = torch.Generator().manual_seed(seed), Run()
     x, y = train_split.x, train_split.y

@@ -306,7 +306,7 @@ def test_an_unwritable_data_root_is_a_data_error_naming_the_setting(monkeypatch,
         load_corpus()
     message = str(info.value)
     assert "COURSE_DATA_DIR" in message and "not writable" in message
-    assert "export COURSE_DATA_DIR=" in message
+    assert "Set COURSE_DATA_DIR to a directory you can write to" in message  # the fix
 
 
 READ_ONLY_PROBE = """
