@@ -89,6 +89,7 @@ def run_to_the_end(stem: str, folder: Path):
 def test_student_notebooks_run_to_the_end_with_every_checker_saying_not_implemented(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_PROFILE", "ci")
     monkeypatch.setenv("COURSE_STATIC_OUTPUT", "1")  # no widgets: they would only slow this down
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the chapters run side by side
     with ThreadPoolExecutor(max_workers=max(1, min(len(CHAPTERS), os.cpu_count() or 1))) as pool:
         executed = dict(zip(CHAPTERS, pool.map(lambda stem: run_to_the_end(stem, tmp_path), CHAPTERS)))
     for stem, notebook in executed.items():

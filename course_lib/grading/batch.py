@@ -92,15 +92,28 @@ def grade_class(
     texts = {(s.student, s.chapter): _read(s.path) for s in submissions}  # before any kernel runs
     with tempfile.TemporaryDirectory(prefix="course-grading-") as scratch:
         scratch = Path(scratch)
+        env = _worker_env(jobs)
         chapters = sorted({s.chapter for s in submissions})
         log(f"reference runs of {', '.join(chapters) or 'no chapter'} ...")
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             refs = dict(
-                zip(chapters, pool.map(lambda c: _reference(scratch, c, skeletons[c], time_limit), chapters))
+                zip(
+                    chapters,
+                    pool.map(lambda c: _reference(scratch, c, skeletons[c], time_limit, env), chapters),
+                )
             )
             jobs_ = [(s, texts[(s.student, s.chapter)], refs[s.chapter]) for s in submissions]
-            graded = list(pool.map(lambda j: _grade_one(scratch, skeletons, log, *j), jobs_))
+            graded = list(pool.map(lambda j: _grade_one(scratch, skeletons, env, log, *j), jobs_))
     return graded, skipped
+
+
+def _worker_env(jobs: int) -> dict[str, str]:
+    """The environment of the workers and their kernels: the cores shared out between jobs."""
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, jobs)))
+    env = dict(os.environ)
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(name, threads)
+    return env
 
 
 def _read(path: Path) -> str | None:
@@ -109,13 +122,13 @@ def _read(path: Path) -> str | None:
     return path.read_bytes().decode("utf-8", "replace")
 
 
-def _reference(scratch: Path, chapter: str, skeleton: str, time_limit: float | None) -> dict:
+def _reference(scratch: Path, chapter: str, skeleton: str, time_limit: float | None, env: dict) -> dict:
     """Run the handed-out notebook once; return what the submissions' workers need of it."""
     limit = time_limit or REFERENCE_LIMIT
     job = {"skeleton": skeleton, "submission": None, "time_limit": limit}
     folder = Path(tempfile.mkdtemp(prefix=f"reference-{chapter}-", dir=scratch))
-    result, workdir = _run_worker(folder, job, limit)
-    exchange = workdir / "exchange"
+    result, _ = _run_worker(folder, job, limit, env)
+    exchange = folder / "run" / "exchange"
     hashes = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(exchange.glob("ex*.pt"))}
     ignore = result.get("changed_in_reference", []) if result else []
     seconds = result["seconds"] if result else limit
@@ -123,7 +136,7 @@ def _reference(scratch: Path, chapter: str, skeleton: str, time_limit: float | N
     return {"folder": str(exchange), "hashes": hashes, "ignore": ignore, "time_limit": round(limit)}
 
 
-def _grade_one(scratch, skeletons, log, submission: Submission, text, reference: dict) -> Graded:
+def _grade_one(scratch, skeletons, env, log, submission: Submission, text, reference: dict) -> Graded:
     skeleton, time_limit = skeletons[submission.chapter], reference["time_limit"]
     result = None
     if text is None:
@@ -132,10 +145,13 @@ def _grade_one(scratch, skeletons, log, submission: Submission, text, reference:
     else:
         job = {"skeleton": skeleton, "submission": text, "time_limit": time_limit, "reference": reference}
         folder = Path(tempfile.mkdtemp(prefix=f"{submission.chapter}-", dir=scratch))
-        result, _ = _run_worker(folder, job, time_limit)
-        if result is None:
-            message = "not checked: the grader's worker for this notebook died or overran and was stopped."
+        result, overran = _run_worker(folder, job, time_limit, env)
+        if result is None and overran:
+            message = "not checked: the notebook overran its time limit and its worker was stopped."
             exercises, notes, seconds = _all_exercises(skeleton, TIMEOUT, message), [], float(time_limit)
+        elif result is None:
+            message = "not checked: the grader's process for this notebook died (did the notebook end it?)."
+            exercises, notes, seconds = _all_exercises(skeleton, ERROR, message), [], 0.0
     if result is not None:
         exercises = [ExerciseResult(**e) for e in result["exercises"]]
         notes, seconds = result["notes"], result["seconds"]
@@ -152,8 +168,8 @@ def _all_exercises(skeleton_text: str, status: str, message: str) -> list[Exerci
     return [ExerciseResult(e.number, e.title, 0, e.points, status, message) for e in exercises]
 
 
-def _run_worker(folder: Path, job: dict, time_limit: float) -> tuple[dict | None, Path]:
-    """Run one job in ``python -m course_lib.grading.worker``; None if it died or overran."""
+def _run_worker(folder: Path, job: dict, time_limit: float, env: dict) -> tuple[dict | None, bool]:
+    """Run one job in ``python -m course_lib.grading.worker``: (its result or None, overran?)."""
     workdir = folder / "run"
     workdir.mkdir()
     job = {**job, "workdir": str(workdir)}
@@ -167,11 +183,13 @@ def _run_worker(folder: Path, job: dict, time_limit: float) -> tuple[dict | None
     ]
     with open(folder / "worker.log", "wb") as log:
         process = subprocess.Popen(
-            command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+            command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, env=env
         )
+        overran = False
         try:
             process.wait(timeout=time_limit + WORKER_SLACK)
         except subprocess.TimeoutExpired:
+            overran = True
             _kill_group(process.pid)
             process.wait()
     _kill_group(_read_pgid(workdir / "kernel.pgid"))  # a kernel its worker left behind
@@ -180,7 +198,7 @@ def _run_worker(folder: Path, job: dict, time_limit: float) -> tuple[dict | None
         result = json.loads((folder / "result.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         result = None
-    return result, workdir
+    return result, overran
 
 
 def _read_pgid(path: Path) -> int | None:

@@ -219,33 +219,61 @@ def parse_exercises(notebook) -> list[Exercise]:
 
     Explained in the instructor's guide ("Writing an exercise").
     """
-    exercises, current, modules, label = [], None, {}, None
+    reader = _Reader()
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type == "markdown":
-            fenced = False
-            for line in cell.source.split("\n"):
-                if line.lstrip().startswith("```"):
-                    fenced = not fenced
-                if fenced:
-                    continue
-                if LABEL.match(line):
-                    label = LABEL.match(line).group("label")
-                    continue
-                heading = HEADING.match(line)
-                if heading:
-                    current = _new_exercise(heading, label, index)
-                    exercises.append(current)
-                elif SECTION.match(line):
-                    current = None
-                elif current is not None and current.goal is None and GOAL.match(line.strip()):
-                    current.goal = GOAL.match(line.strip()).group("goal")
-                if line.strip():
-                    label = None
+            for line in _unfenced(cell.source):
+                reader.markdown_line(line, index)
+            reader.in_goal = False
         elif cell.cell_type == "code":
-            modules.update(_imports(cell.source))
-            if current is not None:
-                _add_code_cell(current, cell.source, index, modules)
-    return exercises
+            reader.code_cell(cell.source, index)
+    return reader.exercises
+
+
+def _unfenced(markdown: str):
+    """The lines of ``markdown`` outside code fences (a heading there is not a heading)."""
+    fenced = False
+    for line in markdown.split("\n"):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced:
+            yield line
+
+
+class _Reader:
+    """Walks a notebook's cells in order and collects its exercises."""
+
+    def __init__(self):
+        self.exercises: list[Exercise] = []
+        self.current: Exercise | None = None
+        self.modules: dict[str, str] = {}
+        self.label: str | None = None
+        self.in_goal = False
+
+    def markdown_line(self, line: str, index: int) -> None:
+        heading, goal, text = HEADING.match(line), GOAL.match(line.strip()), line.strip()
+        if LABEL.match(line):
+            self.label = LABEL.match(line).group("label")
+            return
+        if heading:
+            self.current = _new_exercise(heading, self.label, index)
+            self.exercises.append(self.current)
+        elif SECTION.match(line):
+            self.current = None
+        elif goal and self.current is not None and self.current.goal is None:
+            self.current.goal, self.in_goal = goal.group("goal"), True
+            return
+        elif self.in_goal and text:
+            self.current.goal += " " + text  # the goal's paragraph goes on
+            return
+        self.in_goal = False
+        if text:
+            self.label = None
+
+    def code_cell(self, source: str, index: int) -> None:
+        self.modules.update(_imports(source))
+        if self.current is not None:
+            _add_code_cell(self.current, source, index, self.modules)
 
 
 def _new_exercise(heading, label: str | None, index: int) -> Exercise:

@@ -116,7 +116,11 @@ class RemoteFunction:
     def __call__(self, *args, **kwargs):
         number = self.kernel.next_call_number()
         exchange = self.kernel.exchange
-        torch.save((args, kwargs), exchange / f"call-{number}.in.pt")
+        try:
+            torch.save((args, kwargs), exchange / f"call-{number}.in.pt")
+        except Exception as error:  # the checker passed something that cannot travel
+            self.kernel.grader_problem = f"the checker's arguments cannot be sent to the notebook ({error})"
+            raise
         self.kernel.execute(f"__grader__.call({str(exchange)!r}, {self.key!r}, {number})")
         outcome = load_untrusted(exchange / f"call-{number}.out.pt")
         if not isinstance(outcome, dict) or not ({"result", "raised"} & outcome.keys()):

@@ -47,18 +47,7 @@ OUTPUT_BUDGET = 2_000_000  # characters of output kept per notebook; the rest is
 # wraps manual_seed), so a change to them says nothing about the submission.
 ALWAYS_REPLACED = {"builtins.input", "builtins.raw_input", "torch.manual_seed"}
 
-PRELUDE = """\
-import importlib as __importlib, pkgutil as __pkgutil
-import course_lib as __course_lib
-import course_lib.grading.kernel_side as __grader__
-for __info in __pkgutil.walk_packages(__course_lib.__path__, "course_lib."):
-    if not __info.name.startswith("course_lib.grading"):
-        try:
-            __importlib.import_module(__info.name)
-        except Exception:
-            pass
-del __info, __importlib, __pkgutil, __course_lib
-"""
+PRELUDE = "import course_lib.grading.kernel_side as __grader__"
 
 
 @dataclass
@@ -115,6 +104,7 @@ class KernelRun:
         install_shell_wakeup()
         self.on_start = on_start
         self.exchange, self.deadline, self.calls, self._count = exchange, deadline, [], 0
+        self.grader_problem = None  # set when a check failed for the grader's reasons
         scratch = nbformat.v4.new_code_cell("")
         notebook = nbformat.v4.new_notebook(cells=list(cells) + [scratch])
         self.client = CappedClient(
@@ -273,6 +263,7 @@ class _Grading:
     def _check(self, kernel: KernelRun, exercise: Exercise) -> tuple[str, str]:
         """Call the exercise's checker here, on values and functions from the kernel."""
         kernel.calls.clear()
+        kernel.grader_problem = None
         try:
             args, kwargs = self._arguments(kernel, exercise)
         except _NotReady as missing:
@@ -280,6 +271,8 @@ class _Grading:
         checker = getattr(importlib.import_module(exercise.call.module), exercise.call.name)
         verdict = checker(*args, **kwargs)
         message = str(getattr(verdict, "message", verdict))
+        if kernel.grader_problem:
+            return ERROR, f"the grader could not check this: {kernel.grader_problem}. Grade it by hand."
         if getattr(verdict, "passed", False) is True:
             return PASSED, message
         if message.startswith("not implemented"):

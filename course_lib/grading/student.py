@@ -47,7 +47,7 @@ def _note(notebook, stem: str) -> str:
     """The paragraph after the title: how the exercises work and how to hand them in."""
     graded = [e for e in parse_exercises(notebook) if e.graded]
     total = sum(e.points or 0 for e in graded)
-    worth = ", ".join(f"{e.number} ({e.points})" for e in graded)
+    worth = ", ".join(f"exercise {e.number}: {e.points}" for e in graded)
     return (
         f"{NOTE_MARK} This is the student copy of the chapter: the code of each exercise is "
         f"replaced by a stub between `{BEGIN}` and `{END}`, and the written solutions are "
@@ -55,7 +55,7 @@ def _note(notebook, stem: str) -> str:
         "the checker at its end says what it expected and what came back. An exercise you "
         'have not done yet says "not implemented yet", and *Run all* still runs to the end.\n\n'
         f"{len(graded)} exercises are checked automatically, worth {total} points in all "
-        f"(exercise and points: {worth}); the points are also in each exercise's heading. "
+        f"({worth}); the points are also in each exercise's heading. "
         "To hand it in, download the notebook (in Colab: *File → Download → Download .ipynb*) "
         f"and submit it as `{stem}.ipynb`. Only the code between the markers is graded: the "
         "grader runs this notebook as handed out, with your answers filled in."

@@ -79,7 +79,11 @@ def _pgid_writer(path: Path):
 def main(argv: list[str]) -> int:
     job_file, result_file = map(Path, argv)
     job = json.loads(job_file.read_text(encoding="utf-8"))
-    result = run_job(job)
+    try:
+        result = run_job(job)
+    except Exception as error:  # the grader's own failure: report it, do not vanish
+        skeleton = nbformat.reads(job["skeleton"], as_version=4)
+        result = _all(skeleton, ERROR, f"not checked: the grader failed ({type(error).__name__}: {error}).")
     tmp = result_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(dataclasses.asdict(result)), encoding="utf-8")
     tmp.replace(result_file)
