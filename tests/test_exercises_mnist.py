@@ -83,8 +83,8 @@ def trained_baseline():
 def test_reported_accuracy_right_value_passes(trained_baseline):
     model, data = trained_baseline
     test_acc = evaluate(model, data.test)[1]
-    assert check_reported_accuracy(test_acc, model, data).passed
-    assert check_reported_accuracy(round(test_acc, 3), model, data).passed
+    assert check_reported_accuracy(lambda: (model, test_acc), data).passed
+    assert check_reported_accuracy(lambda: (model, round(test_acc, 3)), data).passed
 
 
 def test_reported_accuracy_wrong_answers_fail(trained_baseline):
@@ -92,20 +92,28 @@ def test_reported_accuracy_wrong_answers_fail(trained_baseline):
     test_acc = evaluate(model, data.test)[1]
     val_acc = evaluate(model, data.val)[1]
     assert abs(test_acc - val_acc) > 0.002, "fixture must tell validation from test accuracy"
-    as_percent = check_reported_accuracy(100 * test_acc, model, data)
+    as_percent = check_reported_accuracy(lambda: (model, 100 * test_acc), data)
     assert not as_percent.passed and "percentage" in as_percent.message
-    validation = check_reported_accuracy(val_acc, model, data)
+    validation = check_reported_accuracy(lambda: (model, val_acc), data)
     assert not validation.passed and "validation" in validation.message
-    off = check_reported_accuracy(test_acc - 0.05, model, data)
+    off = check_reported_accuracy(lambda: (model, test_acc - 0.05), data)
     assert not off.passed and "not the test accuracy" in off.message
-    assert not check_reported_accuracy("0.9", model, data).passed
-    assert not check_reported_accuracy(-0.5, model, data).passed
+    assert not check_reported_accuracy(lambda: (model, "0.9"), data).passed
+    assert not check_reported_accuracy(lambda: (model, -0.5), data).passed
 
 
 def test_reported_accuracy_nothing_reported_fails(trained_baseline):
     model, data = trained_baseline
-    verdict = check_reported_accuracy(None, model, data)
+    verdict = check_reported_accuracy(lambda: (model, None), data)
     assert not verdict.passed and "report a number" in verdict.message
+    verdict = check_reported_accuracy(lambda: None, data)
+    assert not verdict.passed and "(model, accuracy)" in verdict.message
+
+
+def test_reported_accuracy_stub_is_not_implemented(trained_baseline):
+    _, data = trained_baseline
+    verdict = check_reported_accuracy(solution_function("train_on_500_digits", stub=True), data)
+    assert not verdict.passed and verdict.message.startswith("not implemented")
 
 
 # ----------------------------------------------------------------- exercise 3

@@ -55,11 +55,16 @@ def check_confusion_matrix(student_fn) -> str:
 
 
 @checker("Exercise 2, reading off a test accuracy")
-def check_reported_accuracy(reported, model, data) -> str:
-    """``reported`` must be the test accuracy of the student's own ``model``, as a fraction.
+def check_reported_accuracy(experiment, data) -> str:
+    """``experiment()`` returns ``(model, accuracy)``: the accuracy must be the model's test accuracy.
 
-    Used by the MNIST project chapter's exercises.
+    The student trains ``model`` and reports its accuracy as a fraction. Used by the MNIST
+    project chapter's exercises.
     """
+    result = experiment()
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise Wrong(f"return two things, (model, accuracy), got {type(result).__name__}.")
+    model, reported = result
     if not isinstance(reported, (int, float)) or isinstance(reported, bool):
         raise Wrong(f"report a number such as 0.912, got {type(reported).__name__} {reported!r}.")
     if 1 < reported <= 100:
