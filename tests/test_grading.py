@@ -273,3 +273,15 @@ def test_results_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
         write_results(tmp_path, results, "second run")
     after = {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     assert after == before
+
+
+def test_feedback_file_names_stay_in_the_folder_and_never_collide(tmp_path):
+    from course_lib.grading.report import Graded
+    from course_lib.grading.run import ExerciseResult
+
+    names = ("a b", "a_b", "../evil")
+    results = [Graded(n, "backprop", [ExerciseResult(1, "t", 0, 1, "failed", "no")], [], 1.0) for n in names]
+    write_results(tmp_path, results, "run")
+    files = sorted(p.name for p in (tmp_path / "feedback").iterdir())
+    assert files == ["a_b-1.md", "a_b.md", "evil.md"]
+    assert not (tmp_path.parent / "evil.md").exists()

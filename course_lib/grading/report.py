@@ -84,7 +84,10 @@ def write_results(folder: Path, graded: list[Graded], when: str) -> None:
     try:
         for student in sorted({g.student for g in graded}):
             mine = [g for g in graded if g.student == student]
-            (new / f"{safe_name(student)}.md").write_text(feedback(student, mine, when), encoding="utf-8")
+            name, n = safe_name(student), 1
+            while (new / f"{name}.md").exists():  # two names that differ only in odd characters
+                name, n = f"{safe_name(student)}-{n}", n + 1
+            (new / f"{name}.md").write_text(feedback(student, mine, when), encoding="utf-8")
         _swap_folder(new, folder / "feedback")
     finally:
         shutil.rmtree(new, ignore_errors=True)
