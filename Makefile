@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LINTED := course_lib tests scripts benchmarks _ext notebooks
 
-.PHONY: book test venv lint unit sync-check nbval book-ci notebooks benchmark clean
+.PHONY: book test venv lint unit sync-check nbval book-ci site notebooks benchmark clean
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "need Python >= 3.10, found " + sys.version'
@@ -26,17 +26,19 @@ book: $(STAMP)
 	@echo "site: _build/html/index.html"
 
 ## Everything CI runs, in order of speed. Notebooks execute under the ci profile.
-test: lint sync-check unit nbval book-ci
+test: lint sync-check unit nbval book-ci site
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check course_lib tests scripts benchmarks _ext
+	@# chapter code must fit 88 columns: the site shows that much without scrolling sideways
+	$(BIN)/ruff check --line-length 88 --select E501 notebooks
 
 sync-check: $(STAMP)
 	$(BIN)/python scripts/notebooks.py check
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --ignore=tests/site
 
 ## nbval stops any cell that runs past the ci profile's cell_timeout and names it.
 ## notebooks/conftest.py keeps it off notebooks/student/ (no outputs to compare).
@@ -47,6 +49,11 @@ nbval: $(STAMP)
 
 book-ci: $(STAMP)
 	COURSE_PROFILE=ci $(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/ci
+
+## The ci site's pages as files, then in Debian's Chromium over loopback (tests/site).
+## Without Chromium the browser test is skipped and says why; in CI (CI=true) it fails.
+site: $(STAMP)
+	$(BIN)/python -m pytest tests/site -p no:cacheprovider
 
 ## Maintainer helpers.
 notebooks: $(STAMP)   ## rebuild notebooks/*.ipynb (executed, ci) and notebooks/student/*.ipynb from book/*.md

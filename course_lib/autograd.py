@@ -1,11 +1,12 @@
 """A scalar autograd engine, small enough to read in one sitting.
 
-Explained in the backprop chapter, section 4. A :class:`Value` holds one number (``data``)
+Explained in book/backprop.md, section 4. A :class:`Value` holds one number (``data``)
 and, after :meth:`Value.backward`, the derivative of the final result with respect to it
 (``grad``). Every operation on Values builds a new Value that remembers its inputs and a
 small function that passes the gradient back to them: the local derivative times the
-gradient that arrives from above (the chain rule). ``backward`` visits the nodes in reverse
-topological order, so a node passes its gradient on only after it has collected all of it.
+gradient that arrives from above (the chain rule). ``backward`` visits the nodes in
+reverse topological order, so a node passes its gradient on only after it has collected
+all of it.
 
     >>> x = Value(2.0, label="x")
     >>> y = (x * x + 1).log()
@@ -13,7 +14,9 @@ topological order, so a node passes its gradient on only after it has collected 
     >>> round(x.grad, 6)  # d/dx log(x^2 + 1) = 2x / (x^2 + 1)
     0.8
 
-:func:`graph` lists the nodes and edges (for :func:`draw_graph` or any other drawing tool).
+:func:`graph` lists the nodes and edges (``course_lib.plots.draw_graph`` draws them).
+Like PyTorch, ``backward`` *adds* into the inputs' ``grad``; :func:`zero_grad` resets
+them.
 """
 
 from __future__ import annotations
@@ -25,14 +28,14 @@ from numbers import Real
 class Value:
     """One scalar in a computation graph, with its gradient.
 
-    Explained in the backprop chapter, section 4. Supports ``+ - * /``, ``**`` with a
+    Explained in book/backprop.md, section 4. Supports ``+ - * /``, ``**`` with a
     number as the exponent, and the methods :meth:`exp`, :meth:`log`, :meth:`tanh`,
     :meth:`sigmoid` and :meth:`relu`. Plain Python numbers mix in freely: ``2 * x + 1``.
     """
 
     def __init__(self, data, children: tuple = (), op: str = "", label: str = ""):
         if isinstance(data, Value):
-            raise TypeError("Value(Value(...)): pass the number itself, e.g. Value(v.data).")
+            raise TypeError("Value(Value(...)): pass the number itself: Value(v.data).")
         if not isinstance(data, Real) or isinstance(data, bool):
             raise TypeError(
                 f"a Value holds one real number, got {type(data).__name__} {data!r}; "
@@ -87,7 +90,8 @@ class Value:
     def __pow__(self, exponent) -> Value:
         if isinstance(exponent, Value) or not isinstance(exponent, Real):
             raise TypeError(
-                f"Value ** {type(exponent).__name__}: the exponent must be a plain number; "
+                f"Value ** {type(exponent).__name__}: the exponent must be a plain "
+                "number; "
                 "for a Value exponent write (exponent * base.log()).exp()."
             )
         if self.data == 0 and exponent < 1:
@@ -103,7 +107,7 @@ class Value:
         return out
 
     def exp(self) -> Value:
-        """e to the power of this Value (backprop chapter, section 4)."""
+        """e to the power of this Value."""
         out = Value(math.exp(self.data), (self,), "exp")
 
         def _backward():  # d(e^a)/da = e^a
@@ -113,9 +117,9 @@ class Value:
         return out
 
     def log(self) -> Value:
-        """Natural logarithm; the Value must be positive (backprop chapter, section 4)."""
+        """Natural logarithm; the Value must be positive."""
         if self.data <= 0:
-            raise ValueError(f"log of {self.data}: the logarithm needs a positive number.")
+            raise ValueError(f"log of {self.data}: the logarithm needs a positive input")
         out = Value(math.log(self.data), (self,), "log")
 
         def _backward():  # d(log a)/da = 1/a
@@ -125,7 +129,7 @@ class Value:
         return out
 
     def tanh(self) -> Value:
-        """Hyperbolic tangent (backprop chapter, section 4)."""
+        """Hyperbolic tangent."""
         out = Value(math.tanh(self.data), (self,), "tanh")
 
         def _backward():  # d tanh(a)/da = 1 - tanh(a)^2
@@ -135,7 +139,7 @@ class Value:
         return out
 
     def sigmoid(self) -> Value:
-        """The logistic function 1 / (1 + e^-a), computed without overflow (backprop chapter, section 4)."""
+        """The logistic function 1 / (1 + e^-a), computed without overflow."""
         if self.data >= 0:
             s = 1 / (1 + math.exp(-self.data))
         else:  # same number, but e^a cannot overflow for very negative a
@@ -149,7 +153,7 @@ class Value:
         return out
 
     def relu(self) -> Value:
-        """max(0, a); its derivative at 0 is taken as 0, as PyTorch does (backprop chapter, section 4)."""
+        """max(0, a); its derivative at 0 is taken as 0, as PyTorch does."""
         out = Value(max(0.0, self.data), (self,), "ReLU")
 
         def _backward():  # 1 where a > 0, else 0
@@ -184,17 +188,37 @@ class Value:
     # --- backpropagation
 
     def backward(self) -> None:
-        """Fill ``grad`` of every node of the graph with d(self)/d(node) (backprop chapter, section 4).
+        """Add d(self)/d(input) into ``grad`` of every input of the graph, like PyTorch.
 
-        Gradients are reset to zero first, so calling ``backward`` twice gives the same
-        numbers (PyTorch, by contrast, adds into ``.grad`` until you zero it).
+        Inputs (Values made from a number) accumulate across calls until
+        :func:`zero_grad` resets them; intermediate results start from zero on every
+        call. Explained in book/backprop.md, section 4.
         """
         order = topological_order(self)
         for node in order:
-            node.grad = 0.0
-        self.grad = 1.0  # d(self)/d(self)
+            if node.children:  # an intermediate result: this pass's gradient only
+                node.grad = 0.0
+        self.grad += 1.0  # d(self)/d(self)
         for node in reversed(order):  # every node after all the nodes that use it
             node._backward()
+
+
+def zero_grad(values) -> None:
+    """Set the gradient of every Value in ``values`` to zero before the next backward.
+
+    The same job as ``optimizer.zero_grad()`` in PyTorch. Explained in book/backprop.md,
+    section 4.
+    """
+    for value in values:
+        value.grad = 0.0
+
+
+def __getattr__(name):  # draw_graph moved to course_lib.plots with the other figures
+    if name == "draw_graph":
+        from .plots import draw_graph
+
+        return draw_graph
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _as_value(x) -> Value:
@@ -202,10 +226,11 @@ def _as_value(x) -> Value:
 
 
 def topological_order(root: Value) -> list[Value]:
-    """Every node ``root`` depends on, each listed after its children (backprop chapter, section 4).
+    """Every node ``root`` depends on, each listed after its children.
 
-    A depth-first search with an explicit stack, so graphs thousands of nodes deep (an
-    unrolled RNN) do not hit Python's recursion limit.
+    Explained in book/backprop.md, section 4. A depth-first search with an explicit
+    stack, so graphs thousands of nodes deep (an unrolled RNN) do not hit Python's
+    recursion limit.
     """
     if not isinstance(root, Value):
         raise TypeError(f"expected a Value, got {type(root).__name__}.")
@@ -223,68 +248,11 @@ def topological_order(root: Value) -> list[Value]:
 
 
 def graph(root: Value) -> tuple[list[Value], list[tuple[Value, Value]]]:
-    """The nodes (inputs first) and the edges ``(child, parent)`` of the graph under ``root``.
+    """The nodes (inputs first) and the edges ``(child, parent)`` under ``root``.
 
-    Explained in the backprop chapter, section 4; :func:`draw_graph` draws them.
+    Explained in book/backprop.md, section 4; ``course_lib.plots.draw_graph`` draws
+    them.
     """
     nodes = topological_order(root)
     edges = [(child, node) for node in nodes for child in node.children]
     return nodes, edges
-
-
-def draw_graph(root: Value, ax=None, title: str = ""):
-    """Draw the computation graph under ``root`` with matplotlib; return the figure.
-
-    Explained in the backprop chapter, section 4. Columns are depths (``root`` on the right,
-    each input just left of the first node that uses it); each box shows the node's
-    operation, label, value and gradient.
-    """
-    import matplotlib.pyplot as plt
-
-    nodes, edges = graph(root)
-    depth = {}
-    for node in nodes:  # children come first, so their depth is known
-        depth[id(node)] = 1 + max((depth[id(c)] for c in node.children), default=-1)
-    users: dict[int, list[int]] = {}
-    for child, parent in edges:
-        users.setdefault(id(child), []).append(depth[id(parent)])
-    for node in nodes:  # an input sits just left of the first node that uses it
-        if not node.children and id(node) in users:
-            depth[id(node)] = min(users[id(node)]) - 1
-    columns: dict[int, list[Value]] = {}
-    for node in nodes:
-        columns.setdefault(depth[id(node)], []).append(node)
-    position = {}
-    for d, column in columns.items():
-        for row, node in enumerate(column):
-            position[id(node)] = (d, (len(column) - 1) / 2 - row)
-    height = max(len(c) for c in columns.values())
-    if ax is None:
-        _, ax = plt.subplots(figsize=(1.4 * len(columns) + 0.4, 0.68 * height + 0.8))
-    for child, parent in edges:
-        ax.annotate(
-            "",
-            xy=position[id(parent)],
-            xytext=position[id(child)],
-            arrowprops=dict(arrowstyle="->", color="0.55", shrinkA=33, shrinkB=33),
-        )
-    for node in nodes:
-        x, y = position[id(node)]
-        head = " ".join(s for s in (node.op and f"[{node.op}]", node.label) if s) or "const"
-        ax.text(
-            x,
-            y,
-            f"{head}\ndata {node.data:.4f}\ngrad {node.grad:.4f}",
-            ha="center",
-            va="center",
-            fontsize=8,
-            family="monospace",
-            bbox=dict(boxstyle="round", facecolor="#e8f0fe" if not node.children else "#fdf3e1", ec="0.4"),
-        )
-    ax.set_xlim(-0.6, len(columns) - 0.4)
-    ax.set_ylim(-height / 2 - 0.2, height / 2 + 0.2)
-    ax.axis("off")
-    if title:
-        ax.set_title(title)
-    ax.figure.tight_layout()
-    return ax.figure

@@ -128,7 +128,7 @@ def shift_images(x: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
     with ``torch.roll``); a shift of the whole width or more leaves a blank image. Shift
     pixel intensities (background 0), not normalised images, whose background is not 0.
 
-    Explained in the convolutional networks chapter, section 5 (the shift experiment).
+    Explained in book/convnets.md, section 8 (the shift experiment).
     """
     if not isinstance(x, torch.Tensor) or x.ndim < 2:
         raise ValueError(

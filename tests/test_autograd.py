@@ -10,45 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
-from course_lib.autograd import Value, draw_graph, graph, topological_order
+from course_lib.autograd import Value, graph, topological_order, zero_grad
+from course_lib.autograd_check import OPERATIONS, agree, compare_with_torch, evaluate_both
+from course_lib.plots import draw_graph
 
 DT = torch.float64
-
-# Each operation works on Values and on tensors alike; `allowed` keeps it defined and moderate.
-OPERATIONS = {
-    "+": lambda u, v: u + v,
-    "-": lambda u, v: u - v,
-    "*": lambda u, v: u * v,
-    "/": lambda u, v: u / v,
-    "**2": lambda u, v: u**2,
-    "**3": lambda u, v: u**3,
-    "**-1": lambda u, v: u**-1,
-    "**0.5": lambda u, v: u**0.5,
-    "exp": lambda u, v: u.exp(),
-    "log": lambda u, v: u.log(),
-    "tanh": lambda u, v: u.tanh(),
-    "sigmoid": lambda u, v: u.sigmoid(),
-    "relu": lambda u, v: u.relu(),
-    "const+": lambda u, v: 1.5 + u,
-    "const-": lambda u, v: 2.0 - u,
-    "const*": lambda u, v: -0.7 * u,
-    "const/": lambda u, v: 3.0 / v,
-    "neg": lambda u, v: -u,
-}
-
-
-def allowed(op: str, u: float, v: float) -> bool:
-    if op in ("/", "const/") and abs(v) < 0.1:
-        return False
-    if op == "**-1" and abs(u) < 0.1 or op in ("log", "**0.5") and u < 0.1:
-        return False
-    return not (op == "exp" and u > 5 or op == "**3" and abs(u) > 10)
-
-
-def agree(ours: float, theirs: float) -> bool:
-    """Relative tolerance for ordinary numbers, absolute near zero (x/x: 0 in one, 1e-15 in the other)."""
-    return math.isclose(ours, theirs, rel_tol=1e-9, abs_tol=1e-12)
-
 
 expressions = st.tuples(
     st.lists(st.floats(-2, 2, allow_nan=False), min_size=1, max_size=4),
@@ -64,21 +30,16 @@ expressions = st.tuples(
 @given(expressions)
 def test_random_expressions_match_torch_autograd(expression):
     inputs, steps = expression
-    values = [Value(x) for x in inputs]
-    tensors = [torch.tensor(x, dtype=DT, requires_grad=True) for x in inputs]
-    pool = list(zip(values, tensors))
-    for op, i, j in steps:
-        (u, tu), (v, tv) = pool[i % len(pool)], pool[j % len(pool)]
-        if not allowed(op, u.data, v.data):
-            op = "tanh"
-        pool.append((OPERATIONS[op](u, v), OPERATIONS[op](tu, tv)))
-    out, tout = pool[-1]
-    out.backward()
-    tout.backward()
-    assert agree(out.data, tout.item()), (out.data, tout.item())
-    for value, tensor in pool[: len(inputs)]:
-        expected = 0.0 if tensor.grad is None else tensor.grad.item()
-        assert agree(value.grad, expected), (value.grad, expected)
+    for ours, theirs in evaluate_both(inputs, steps):
+        assert agree(ours, theirs), (ours, theirs)
+
+
+def test_compare_with_torch_reports_agreement_on_the_chapters_expressions():
+    result = compare_with_torch(50, seed=0)
+    assert result.expressions == 50 and result.compared == 50 * 4
+    assert not result.disagreements
+    assert result.largest_rel_error < 1e-9
+    assert "50 random expressions" in str(result)
 
 
 def test_worked_example_neuron_gradient_by_hand():
@@ -100,13 +61,55 @@ def test_value_used_twice_accumulates_gradient():
     assert x.grad == 7.0
 
 
-def test_backward_twice_gives_the_same_gradients():
+def test_backward_twice_accumulates_into_inputs_like_torch():
     x = Value(0.4)
     y = (x * x).tanh()
     y.backward()
     first = x.grad
     y.backward()
-    assert x.grad == first
+    assert x.grad == pytest.approx(2 * first, rel=1e-15)
+    xt = torch.tensor(0.4, dtype=DT, requires_grad=True)
+    yt = (xt * xt).tanh()
+    yt.backward(retain_graph=True)
+    yt.backward()
+    assert x.grad == pytest.approx(xt.grad.item(), rel=1e-12)
+
+
+def test_backward_twice_recomputes_intermediate_gradients():
+    x = Value(0.4)
+    h = x * 3.0
+    y = h * h
+    y.backward()
+    y.backward()
+    assert h.grad == pytest.approx(2 * 1.2)  # this pass's dy/dh, not the sum of two
+    assert x.grad == pytest.approx(2 * 3.0 * 2 * 1.2)
+
+
+def test_zero_grad_resets_the_inputs_so_backward_starts_afresh():
+    w, b = Value(0.8), Value(-0.5)
+    loss = (w * 1.5 + b).sigmoid()
+    loss.backward()
+    first = (w.grad, b.grad)
+    loss.backward()
+    zero_grad([w, b])
+    assert (w.grad, b.grad) == (0.0, 0.0)
+    loss.backward()
+    assert (w.grad, b.grad) == first
+
+
+def test_backward_on_an_input_adds_one():
+    x = Value(2.0)
+    x.backward()
+    x.backward()
+    assert x.grad == 2.0
+
+
+def test_draw_graph_is_still_reachable_from_autograd():
+    from course_lib import autograd
+
+    assert autograd.draw_graph is draw_graph
+    with pytest.raises(AttributeError):
+        autograd.no_such_name  # noqa: B018
 
 
 def test_sigmoid_is_stable_for_large_inputs():
@@ -193,3 +196,12 @@ def test_draw_graph_puts_each_input_just_left_of_its_first_user():
     assert x["a"] == x["b"] == 0
     assert x["[×]"] == 1
     assert x["c"] == 1 and x["[+] out"] == 2  # c feeds the addition only
+
+
+def test_draw_unrolled_rnn_draws_every_step():
+    from course_lib.plots import draw_unrolled_rnn
+
+    fig = draw_unrolled_rnn(steps=4, highlight=2)
+    labels = {t.get_text() for t in fig.axes[0].texts}
+    assert {"$x_{4}$", "$h_{4}$", "$L_{1}$", "$h_0$"} <= labels
+    assert any("two paths" in label for label in labels)

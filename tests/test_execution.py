@@ -14,7 +14,7 @@ from nbclient.exceptions import CellTimeoutError
 
 from course_lib.execution import execute_notebook, install_shell_wakeup
 
-POLL_TIMEOUT = 3.0  # seconds the client waits for the reply, as nbclient's cell timeout
+POLL_TIMEOUT = 20.0  # seconds the client waits for the reply, as nbclient's cell timeout
 
 
 async def reply_wait_after_a_send(send) -> float:
@@ -26,13 +26,17 @@ async def reply_wait_after_a_send(send) -> float:
     """
     km, kc = await start_new_async_kernel(kernel_name="python3")
     try:
-        kc.execute("import time; time.sleep(0.1)")
+        await asyncio.sleep(1)  # on a loaded machine wait_for_ready may have asked twice:
+        while await kc.shell_channel.msg_ready():  # drop its extra kernel_info replies
+            await kc.shell_channel.get_msg()
+        kc.execute("import time; time.sleep(0.5)")
         pending = asyncio.ensure_future(kc.shell_channel.get_msg(timeout=POLL_TIMEOUT))
         await asyncio.sleep(0)  # the poll registers; the reply is not there yet
         start = time.monotonic()
         fd = kc.shell_channel.socket.FD
         while not select.select([fd], [], [], 0.01)[0]:  # the loop stays blocked ...
-            assert time.monotonic() - start < 10, "the kernel never replied"
+            assert not pending.done(), "a stray reply reached the poll first"
+            assert time.monotonic() - start < POLL_TIMEOUT / 2, "the kernel did not reply"
         # ... until the reply has arrived and signalled the socket's FD
         send(kc.shell_channel, kc.session.msg("comm_msg", content={"comm_id": "x", "data": {}}))
         sent = time.monotonic()
@@ -48,7 +52,7 @@ def test_jupyter_clients_own_send_drains_the_wakeup_of_a_waiting_reply():
     """Upstream canary: if this starts failing, jupyter_client fixed it and the patch can go."""
     unpatched = getattr(AsyncZMQSocketChannel.send, "__wrapped__", AsyncZMQSocketChannel.send)
     waited = asyncio.run(reply_wait_after_a_send(unpatched))
-    assert waited > 0.5 * POLL_TIMEOUT, f"the reply came after {waited:.2f} s, not at the timeout"
+    assert waited > 0.25 * POLL_TIMEOUT, f"the reply came after {waited:.2f} s, not at the timeout"
 
 
 def test_installed_wakeup_delivers_the_waiting_reply_at_once():
@@ -56,7 +60,7 @@ def test_installed_wakeup_delivers_the_waiting_reply_at_once():
     install_shell_wakeup()  # idempotent: one wrapper, not two
     assert not hasattr(AsyncZMQSocketChannel.send.__wrapped__, "rearms_after_send")
     waited = asyncio.run(reply_wait_after_a_send(AsyncZMQSocketChannel.send))
-    assert waited < 0.5, f"the reply waited {waited:.2f} s"
+    assert waited < 2, f"the reply waited {waited:.2f} s"
 
 
 def notebook_of(*sources: str):

@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from chapter_code import chapter_function
 
-from course_lib.conv import named_kernels
+from course_lib.conv import named_kernels, receptive_fields, shift_images
 from course_lib.exercises.convnets import (
     check_conv2d,
+    check_diagonal_shift,
     check_edge_kernel,
     check_maxpool_backward,
     check_output_size,
+    check_receptive_depths,
 )
+from course_lib.metrics import accuracy, predict_logits
+from course_lib.models import SoftmaxRegression
+from course_lib.train import fit
 
 
-def solution_function(name: str, stub: bool = False):
+def solution_function(name: str, stub: bool = False, **names):
     """Define ``name`` from the chapter's solution cell (optionally as the student stub)."""
-    return chapter_function("convnets", name, stub)
+    return chapter_function("convnets", name, stub, **names)
 
 
 @pytest.mark.parametrize(
@@ -190,3 +197,106 @@ def test_edge_kernel_diagonal_fails(digits):
 def test_edge_kernel_wrong_shape_fails():
     verdict = check_edge_kernel(torch.zeros(2, 2))
     assert not verdict.passed and "3x3" in verdict.message
+
+
+# ----------------------------------------------------------------- exercise 5
+
+
+@pytest.fixture(scope="module")
+def shift_setup(ci_mnist, small_mnist):
+    """Two briefly trained small models, a few hundred digits, the names the solution needs."""
+    generator = torch.Generator().manual_seed(5)
+    data = dataclasses.replace(
+        ci_mnist, val=ci_mnist.val.subset(200, generator), test=ci_mnist.test.subset(200, generator)
+    )
+    models = {}
+    for seed, name in enumerate(("CNN", "MLP")):
+        torch.manual_seed(seed)
+        models[name] = SoftmaxRegression()
+        fit(models[name], small_mnist, epochs=2, batch_size=64, seed=seed, progress=False)
+    names = dict(
+        data=data,
+        model=models["CNN"],
+        mlp=models["MLP"],
+        shift_images=shift_images,
+        accuracy=accuracy,
+        predict_logits=predict_logits,
+        glue=lambda *args, **kwargs: None,
+        curves={"CNN": [0.0] * 9, "MLP": [0.0] * 9},
+    )
+    return models, data, names
+
+
+def table_for(models, data, split, move):
+    """{name: [accuracy for shift 0..3]} on ``split`` with ``move(pixels, shift)`` applied."""
+    pixels = data.pixels(split.x)
+    return {
+        name: [accuracy(predict_logits(net, data.normalize(move(pixels, s))), split.y) for s in range(4)]
+        for name, net in models.items()
+    }
+
+
+def test_diagonal_shift_reference_passes_and_stub_is_not_implemented(shift_setup):
+    models, data, names = shift_setup
+    verdict = check_diagonal_shift(solution_function("diagonal_shift_table", **names), models, data)
+    assert verdict.passed, verdict.message
+    stub = check_diagonal_shift(solution_function("diagonal_shift_table", stub=True, **names), models, data)
+    assert not stub.passed and "not implemented" in stub.message
+
+
+def test_diagonal_shift_accepts_numpy_and_tensor_numbers(shift_setup):
+    models, data, _ = shift_setup
+    right = table_for(models, data, data.val, lambda x, s: shift_images(x, s, s))
+    as_numpy = {name: [np.float32(v) for v in values] for name, values in right.items()}
+    as_tensor = {name: [torch.tensor(v) for v in values] for name, values in right.items()}
+    assert check_diagonal_shift(lambda: as_numpy, models, data).passed
+    assert check_diagonal_shift(lambda: as_tensor, models, data).passed
+
+
+@pytest.mark.parametrize(
+    "split_name, move, hint",
+    [
+        ("test", lambda x, s: shift_images(x, s, s), "validation"),
+        ("val", lambda x, s: shift_images(x, s, -s), "up"),
+        ("val", lambda x, s: shift_images(x, s, 0), "only move right"),
+        ("val", lambda x, s: x.roll((s, s), dims=(-2, -1)), "wraps"),
+    ],
+)
+def test_diagonal_shift_plausible_mistakes_fail_with_hints(shift_setup, split_name, move, hint):
+    models, data, _ = shift_setup
+    wrong = table_for(models, data, getattr(data, split_name), move)
+    verdict = check_diagonal_shift(lambda: wrong, models, data)
+    assert not verdict.passed and hint in verdict.message, verdict.message
+
+
+def test_diagonal_shift_percentages_and_nan_fail(shift_setup):
+    models, data, _ = shift_setup
+    right = table_for(models, data, data.val, lambda x, s: shift_images(x, s, s))
+    percent = {name: [100 * v for v in values] for name, values in right.items()}
+    assert "percentages" in check_diagonal_shift(lambda: percent, models, data).message
+    with_nan = {name: [float("nan")] * 4 for name in right}
+    assert not check_diagonal_shift(lambda: with_nan, models, data).passed
+    assert not check_diagonal_shift(lambda: {"CNN": right["CNN"]}, models, data).passed
+
+
+# ----------------------------------------------------------------- exercise 6
+
+
+def test_receptive_depths_reference_passes_and_stub_is_not_implemented():
+    names = dict(receptive_fields=receptive_fields, glue=lambda *args, **kwargs: None)
+    verdict = check_receptive_depths(solution_function("receptive_depths", **names))
+    assert verdict.passed, verdict.message
+    stub = check_receptive_depths(solution_function("receptive_depths", stub=True, **names))
+    assert not stub.passed and "not implemented" in stub.message
+
+
+def test_receptive_depths_plausible_mistakes_fail():
+    plain, dilated = solution_function(
+        "receptive_depths", receptive_fields=receptive_fields, glue=lambda *a, **k: None
+    )()
+    assert "swapped" in check_receptive_depths(lambda: (dilated, plain)).message
+    assert "one layer short" in check_receptive_depths(lambda: (plain - 1, dilated)).message
+    assert not check_receptive_depths(lambda: (plain + 1, dilated)).passed
+    assert not check_receptive_depths(lambda: (float(plain) + 0.5, dilated)).passed
+    assert not check_receptive_depths(lambda: plain).passed
+    assert check_receptive_depths(lambda: (np.int64(plain), dilated)).passed

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
+from types import SimpleNamespace
+
+import numpy as np
 import pytest
 import torch
 from chapter_code import chapter_function
 
-from course_lib.config import get_profile
+from course_lib.config import seed_everything
 from course_lib.conv import shift_images
-from course_lib.data import load_mnist
 from course_lib.exercises.mnist_project import (
+    check_augmented_training,
     check_confusion_matrix,
     check_random_shift,
     check_reported_accuracy,
 )
-from course_lib.models import SoftmaxRegression
+from course_lib.metrics import accuracy, predict_logits
+from course_lib.models import ClassicCNN, SoftmaxRegression
 from course_lib.train import evaluate, fit
 
 
-def solution_function(name: str, stub: bool = False):
+def solution_function(name: str, stub: bool = False, **names):
     """Define ``name`` from the chapter's solution cell (optionally as the student stub)."""
-    return chapter_function("mnist_project", name, stub)
+    return chapter_function("mnist_project", name, stub, **names)
 
 
 # ----------------------------------------------------------------- exercise 1
@@ -69,22 +74,47 @@ def test_confusion_matrix_crashing_answer_is_reported():
 
 
 @pytest.fixture(scope="module")
-def trained_baseline():
-    import os
-
-    os.environ["COURSE_OFFLINE"] = "1"
-    data = load_mnist(get_profile("ci"), device=torch.device("cpu"))
+def trained_baseline(ci_mnist):
     torch.manual_seed(0)
     model = SoftmaxRegression()
-    fit(model, data, epochs=1, batch_size=64, progress=False)
-    return model, data
+    fit(model, ci_mnist, epochs=1, batch_size=64, progress=False)
+    return model, ci_mnist
 
 
-def test_reported_accuracy_right_value_passes(trained_baseline):
+def chapter_names(data, **extra):
+    """The chapter's variables that the exercise solutions use, for the ci data on the CPU."""
+    return dict(
+        data=data,
+        device=torch.device("cpu"),
+        profile=SimpleNamespace(epochs=3, batch_size=32),
+        seed_everything=seed_everything,
+        replace=dataclasses.replace,
+        ClassicCNN=ClassicCNN,
+        fit=fit,
+        evaluate=evaluate,
+        accuracy=accuracy,
+        predict_logits=predict_logits,
+        shift_images=shift_images,
+        history=SimpleNamespace(val_acc=[0.9]),
+        glue=lambda *args, **kwargs: None,
+        **extra,
+    )
+
+
+def test_reported_accuracy_reference_passes_and_stub_is_not_implemented(ci_mnist):
+    names = chapter_names(ci_mnist)
+    verdict = check_reported_accuracy(solution_function("train_on_500_digits", **names), ci_mnist)
+    assert verdict.passed, verdict.message
+    stub = check_reported_accuracy(solution_function("train_on_500_digits", stub=True, **names), ci_mnist)
+    assert not stub.passed and "not implemented" in stub.message
+
+
+def test_reported_accuracy_accepts_any_kind_of_number(trained_baseline):
     model, data = trained_baseline
-    test_acc = evaluate(model, data.test)[1]
-    assert check_reported_accuracy(lambda: (model, test_acc), data).passed
-    assert check_reported_accuracy(lambda: (model, round(test_acc, 3)), data).passed
+    val_acc = evaluate(model, data.val)[1]
+    for reported in (val_acc, round(val_acc, 3), np.float32(val_acc), torch.tensor(val_acc)):
+        verdict = check_reported_accuracy(lambda r=reported: (model, r), data)
+        assert verdict.passed, (reported, verdict.message)
 
 
 def test_reported_accuracy_wrong_answers_fail(trained_baseline):
@@ -92,28 +122,35 @@ def test_reported_accuracy_wrong_answers_fail(trained_baseline):
     test_acc = evaluate(model, data.test)[1]
     val_acc = evaluate(model, data.val)[1]
     assert abs(test_acc - val_acc) > 0.002, "fixture must tell validation from test accuracy"
-    as_percent = check_reported_accuracy(lambda: (model, 100 * test_acc), data)
-    assert not as_percent.passed and "percentage" in as_percent.message
-    validation = check_reported_accuracy(lambda: (model, val_acc), data)
-    assert not validation.passed and "validation" in validation.message
-    off = check_reported_accuracy(lambda: (model, test_acc - 0.05), data)
-    assert not off.passed and "not the test accuracy" in off.message
-    assert not check_reported_accuracy(lambda: (model, "0.9"), data).passed
-    assert not check_reported_accuracy(lambda: (model, -0.5), data).passed
+
+    def verdict(reported, returned_model=model):
+        return check_reported_accuracy(lambda: (returned_model, reported), data)
+
+    assert "percentage" in verdict(100 * val_acc).message
+    test_split = verdict(test_acc)
+    assert not test_split.passed and "test accuracy" in test_split.message
+    assert "validation" in test_split.message
+    off = verdict(val_acc - 0.05)
+    assert not off.passed and "not the validation accuracy" in off.message
+    assert not verdict("0.9").passed
+    assert not verdict(-0.5).passed
+    assert not verdict(float("nan")).passed
+    assert not verdict(True).passed
 
 
-def test_reported_accuracy_nothing_reported_fails(trained_baseline):
+def test_reported_accuracy_untrained_model_fails(ci_mnist):
+    torch.manual_seed(0)
+    untrained = SoftmaxRegression()
+    reported = evaluate(untrained, ci_mnist.val)[1]
+    verdict = check_reported_accuracy(lambda: (untrained, reported), ci_mnist)
+    assert not verdict.passed and "guessing" in verdict.message
+
+
+def test_reported_accuracy_needs_model_and_number(trained_baseline):
     model, data = trained_baseline
-    verdict = check_reported_accuracy(lambda: (model, None), data)
-    assert not verdict.passed and "report a number" in verdict.message
-    verdict = check_reported_accuracy(lambda: None, data)
-    assert not verdict.passed and "(model, accuracy)" in verdict.message
-
-
-def test_reported_accuracy_stub_is_not_implemented(trained_baseline):
-    _, data = trained_baseline
-    verdict = check_reported_accuracy(solution_function("train_on_500_digits", stub=True), data)
-    assert not verdict.passed and verdict.message.startswith("not implemented")
+    assert "pair" in check_reported_accuracy(lambda: 0.9, data).message
+    assert not check_reported_accuracy(lambda: (0.9, model), data).passed
+    assert not check_reported_accuracy(lambda: (model, None), data).passed
 
 
 # ----------------------------------------------------------------- exercise 3
@@ -163,3 +200,27 @@ def test_random_shift_too_far_fails():
     reference = solution_function("random_shift")
     verdict = check_random_shift(lambda images, m, g: reference(images, m + 2, g))
     assert not verdict.passed
+
+
+def test_augmented_training_reference_passes_and_stub_is_not_implemented(small_mnist):
+    torch.manual_seed(0)
+    plain = ClassicCNN()
+    fit(plain, small_mnist, epochs=3, batch_size=32, progress=False)
+    names = chapter_names(small_mnist, model=plain, random_shift=solution_function("random_shift"))
+    verdict = check_augmented_training(solution_function("train_with_shifts", **names), plain, small_mnist)
+    assert verdict.passed, verdict.message
+    assert "shifted by (3, 3)" in verdict.message
+    stub = check_augmented_training(
+        solution_function("train_with_shifts", stub=True, **names), plain, small_mnist
+    )
+    assert not stub.passed and "not implemented" in stub.message
+
+
+def test_augmented_training_wrong_models_fail(trained_baseline):
+    model, data = trained_baseline
+    same = check_augmented_training(lambda: model, model, data)
+    assert not same.passed and "plain model" in same.message
+    torch.manual_seed(1)
+    untrained = check_augmented_training(lambda: SoftmaxRegression(), model, data)
+    assert not untrained.passed and "guessing" in untrained.message
+    assert not check_augmented_training(lambda: None, model, data).passed

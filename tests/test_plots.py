@@ -8,9 +8,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from figure_checks import legibility_problems
 from matplotlib.figure import Figure
 
-from course_lib.plots import plot_class_balance, plot_confusion_matrix, plot_history, show_images
+from course_lib.plots import (
+    PAGE_WIDTH_INCHES,
+    plot_class_balance,
+    plot_confusion_matrix,
+    plot_history,
+    show_images,
+)
 from course_lib.train import History
 
 CLASSES = [str(i) for i in range(10)]
@@ -110,3 +117,45 @@ def test_plots_emit_no_warnings():
         plot_class_balance(torch.tensor([0, 1, 1]), ["0", "1"])
         plot_history(history, title="t")
         plot_confusion_matrix(torch.eye(3, dtype=torch.long), ["a", "b", "c"])
+
+
+def confident_mistakes_grid():
+    """The MNIST project's grid: 2 rows of 6 digits, two title lines each, size 1.6."""
+    titles = [f"true {i % 10}, said {(i + 3) % 10}\n{90 + i}% sure" for i in range(12)]
+    return show_images(torch.rand(12, 1, 28, 28), titles=titles, ncols=6, size=1.6)
+
+
+SHARED_FIGURES = {
+    "confident mistakes": confident_mistakes_grid,
+    "digit grid": lambda: show_images(torch.rand(24, 1, 28, 28), titles=list(range(24)), ncols=8),
+    "class means": lambda: show_images(
+        torch.rand(10, 28, 28), titles=[f"mean {d}" for d in range(10)], ncols=10
+    ),
+    "class balance": lambda: plot_class_balance(torch.randint(0, 10, (500,)), CLASSES),
+    "history": lambda: plot_history(
+        History([1.0, 0.5, 0.3], [0.6, 0.8, 0.9], [1.1, 0.6, 0.5], [0.55, 0.75, 0.8], [0.1] * 3), "run"
+    ),
+    "confusion matrix": lambda: plot_confusion_matrix(torch.randint(0, 999, (10, 10)), CLASSES),
+}
+
+
+@pytest.mark.parametrize("name", SHARED_FIGURES)
+def test_shared_figures_are_legible_at_the_page_width(name):
+    """Text at least 9 pt once the figure is shown at the page's width; no text runs into other text
+    or into another panel's image (the MNIST project's mistakes grid used to hide half its titles)."""
+    assert legibility_problems(SHARED_FIGURES[name]()) == []
+
+
+def test_show_images_is_never_wider_than_the_page():
+    fig = confident_mistakes_grid()
+    assert fig.get_figwidth() <= PAGE_WIDTH_INCHES + 1e-9
+
+
+def test_legibility_check_catches_overlapping_titles_and_small_text():
+    fig, axes = plt.subplots(2, 1, figsize=(12, 2))
+    for ax in axes:
+        ax.imshow(np.zeros((28, 28)))
+        ax.set_title("a title of\nthree lines\nthat cannot fit", fontsize=9)
+    problems = legibility_problems(fig)
+    assert any("pt on the page" in p for p in problems)  # 9 pt on a 12-inch figure: 5.9 pt
+    assert any("runs into the image" in p or "overlaps" in p for p in problems)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..checks import Wrong, checker
-from ..conv import named_kernels
+from ..conv import named_kernels, shift_images
 
 
 def _random_conv_cases(generator: torch.Generator, n: int):
@@ -249,4 +249,120 @@ def check_edge_kernel(kernel, digits: torch.Tensor | None = None) -> str:
         )
     return (
         f"strong on horizontal edges bright above ({strongest:.3g}), weak on vertical ones ({vertical:.3g})."
+    )
+
+
+def _as_number(value, what: str) -> float:
+    """A Python float, NumPy scalar or 0-dim tensor as a float; anything else is Wrong."""
+    if isinstance(value, bool) or value is None:
+        raise Wrong(f"{what}: expected a number such as 0.91, got {value!r}.")
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise Wrong(f"{what}: expected one number, got a tensor of shape {tuple(value.shape)}.")
+        value = value.item()
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise Wrong(
+            f"{what}: expected a number such as 0.91, got {type(value).__name__} {value!r}."
+        ) from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise Wrong(f"{what}: got {number}, which is not a finite number.")
+    return number
+
+
+def _moved_accuracy(models, data, split, move) -> dict[str, float]:
+    """Accuracy of each model on ``split`` with ``move`` (a ``(dx, dy)`` or a function) applied."""
+    from ..metrics import accuracy, predict_logits
+
+    pixels = data.pixels(split.x)
+    moved = data.normalize(move(pixels) if callable(move) else shift_images(pixels, *move))
+    return {name: accuracy(predict_logits(net, moved), split.y) for name, net in models.items()}
+
+
+@checker("Exercise 5, shifting the digits diagonally")
+def check_diagonal_shift(student_fn, models, data) -> str:
+    """``student_fn()`` must return ``{name: [accuracy for shift 0, 1, 2, 3]}`` for ``models``.
+
+    Each accuracy is on the validation split, every digit moved ``shift`` pixels right and
+    ``shift`` down with zeros filling in. Used by book/convnets.md, exercise 5.
+    """
+    shifts = range(4)
+    table = student_fn()
+    if not isinstance(table, dict) or set(table) != set(models):
+        raise Wrong(f"expected a dict with the keys {sorted(models)}, got {table!r:.200}.")
+    got = {}
+    for name in models:
+        values = list(table[name]) if isinstance(table[name], (list, tuple)) else None
+        if values is None or len(values) != len(shifts):
+            raise Wrong(f"{name}: expected a list of {len(shifts)} accuracies (shifts 0 to 3).")
+        got[name] = [_as_number(v, f"{name}, shift {s}") for s, v in zip(shifts, values)]
+        if any(1 < v <= 100 for v in got[name]):
+            raise Wrong(f"{name}: these look like percentages; give accuracies as fractions.")
+
+    def agrees(shift, expected):
+        return all(abs(got[name][shift] - expected[name]) <= 1e-4 for name in models)
+
+    if all(agrees(s, _moved_accuracy(models, data, data.val, (s, s))) for s in shifts):
+        return f"the {len(models) * len(shifts)} validation accuracies match."
+    last = shifts[-1]  # the largest shift tells the usual mistakes apart
+    mistakes = [
+        (data.test, (last, last), "these are test accuracies: compare models on the validation "
+         "split (data.val) and keep the test split for the final number."),
+        (data.val, (last, -last), "your digits move right and up: a positive dy moves them down."),
+        (data.val, (-last, last), "your digits move left and down: a positive dx moves them right."),
+        (data.val, (-last, -last), "your digits move left and up: use dx = dy = +shift."),
+        (data.val, (last, 0), "your digits only move right: move them down as well."),
+        (data.val, (0, last), "your digits only move down: move them right as well."),
+        (data.val, lambda x: x.roll((last, last), dims=(-2, -1)),
+         "your shift wraps around (torch.roll): pixels pushed out must not come back on the other "
+         "side; use shift_images."),
+    ]  # fmt: skip
+    for split, move, hint in mistakes:
+        if agrees(last, _moved_accuracy(models, data, split, move)):
+            raise Wrong(hint)
+    raise Wrong(
+        "your accuracies differ from those of the validation digits shifted right and down "
+        "(shift_images(pixels, shift, shift)); shift the pixels, then normalise, then predict."
+    )
+
+
+@checker("Exercise 6, depth for a 28-pixel receptive field")
+def check_receptive_depths(student_fn) -> str:
+    """``student_fn()`` must return ``(plain_depth, dilated_depth)`` for a 28-pixel field.
+
+    Plain: 3x3 convolutions with stride 1; dilated: the dilation doubling every layer.
+    Used by book/convnets.md, exercise 6.
+    """
+    from ..conv import receptive_fields
+
+    def depth(dilation_of_layer):
+        n = 1
+        while receptive_fields([(3, 1, dilation_of_layer(i)) for i in range(n)])[-1].size < 28:
+            n += 1
+        return n
+
+    expected = (depth(lambda i: 1), depth(lambda i: 2**i))
+    got = student_fn()
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        raise Wrong(f"expected a pair (plain_depth, dilated_depth), got {got!r}.")
+    if any(isinstance(v, bool) or int(v) != v for v in got):
+        raise Wrong(f"depths are whole numbers of layers, got {got!r}.")
+    got = (int(got[0]), int(got[1]))
+    if got == expected:
+        return "both depths are right."
+    if got == expected[::-1]:
+        raise Wrong("the two depths are swapped: plain first, then dilated.")
+    if got in (
+        (expected[0] - 1, expected[1]),
+        (expected[0], expected[1] - 1),
+        (expected[0] - 1, expected[1] - 1),
+    ):
+        raise Wrong(
+            "one layer short: the unit must see all 28 pixels, so stop at the first depth whose "
+            "receptive field is at least 28, not the last one below it."
+        )
+    raise Wrong(
+        f"got {got}. Build the stack as (kernel_size, stride, dilation) tuples, one per layer, and "
+        "read receptive_fields(stack)[-1].size; add layers until it reaches 28."
     )
