@@ -69,14 +69,15 @@ def write(folder: Path, name: str, notebook) -> Path:
 BACKPROP_WRONG = {
     "silu_backward": "return grad_output * torch.sigmoid(x)  # forgot the product rule",
     "find_the_bug": 'return "dW"',
-    "adam_step_once": """
-        b1, b2 = betas
-        grad = grad + weight_decay * param
-        m = b1 * m + (1 - b1) * grad
-        v = b2 * v + (1 - b2) * grad**2
-        return param - lr * m / (v.sqrt() + eps), m, v  # no bias correction
+    "softplus": """
+        out = Value(math.log1p(math.exp(a.data)), (a,), "softplus")
+
+        def _backward():
+            a.grad = out.grad / (1 + math.exp(-a.data))  # = instead of +=
+
+        out._backward = _backward
+        return out
     """,
-    "read_largest_stable_lr": "return float(1 / torch.linalg.eigvalsh(A).max())",
 }
 
 # Answers that try to force a pass from inside the student's kernel (robustness review E14-E16).

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import pickle
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -42,21 +43,21 @@ WRONG = {name: f"wrong-{i}" for i, name in enumerate(BACKPROP_WRONG, start=1)}
 
 
 def chaos():
-    """Exercise 1 raises, 2 prints megabytes, 3 deletes its working folder's files, 4 loops."""
+    """Exercise 1 raises, 2 prints megabytes and deletes its working folder's files, 3 loops."""
     answers = solutions("backprop")
     return with_answers(
         "backprop",
         {
             **answers,
             "silu_backward": "return x / 0 if False else 1 / 0",
-            "find_the_bug": 'print("x" * 5_000_000)\n' + answers["find_the_bug"],
-            "adam_step_once": (
+            "find_the_bug": (
+                'print("x" * 5_000_000)\n'
                 "import os, shutil\n"
                 "for name in os.listdir('.'):\n"
                 "    shutil.rmtree(name) if os.path.isdir(name) else os.remove(name)\n"
             )
-            + answers["adam_step_once"],
-            "read_largest_stable_lr": "while True:\n    pass",
+            + answers["find_the_bug"],
+            "softplus": "while True:\n    pass",
         },
     )
 
@@ -70,18 +71,18 @@ def build_class(folder: Path) -> None:
     mallory = solved(
         "backprop",
         silu_backward=BACKPROP_TAMPERING["patches torch"],
-        adam_step_once=BACKPROP_TAMPERING["reads the checker's frame"],
-        read_largest_stable_lr=BACKPROP_TAMPERING["patches the checker's helper"].replace(
-            "return torch.zeros_like(x)", "return 0.5"
+        softplus=BACKPROP_TAMPERING["patches the checker's helper"].replace(
+            "return torch.zeros_like(x)", "return a"
         ),
     )
     write(folder, "mallory/backprop.ipynb", mallory)
-    escaping = ESCAPING_ANSWER.replace("torch.zeros_like(x)", "param, m, v").replace(
-        "check_silu_backward", "check_adam_step"
+    escaping = ESCAPING_ANSWER.replace("torch.zeros_like(x)", "a").replace(
+        "check_silu_backward", "check_softplus"
     )
+    frame = textwrap.indent(textwrap.dedent(BACKPROP_TAMPERING["reads the checker's frame"]), "    ")
     trudy = with_answers(
         "backprop",
-        {"silu_backward": "    return torch.zeros_like(x)", "adam_step_once": escaping},
+        {"silu_backward": "    return torch.zeros_like(x)", "find_the_bug": frame, "softplus": escaping},
         extra_cells=[FAKE_CHECKER],
         verbatim=True,
     )
@@ -151,7 +152,7 @@ def test_one_wrong_answer_loses_only_its_exercise(graded):
 
 def test_infinite_loop_times_out_and_breakage_costs_only_its_exercise(graded):
     _, rows, _ = graded
-    assert statuses(rows, "chaos") == {1: "error", 2: "passed", 3: "passed", 4: "timeout"}
+    assert statuses(rows, "chaos") == {1: "error", 2: "passed", 3: "timeout"}
     assert {r["student"] for r in rows} >= {"solved", "untouched", "mallory", "trudy", "zed"}
 
 
@@ -160,11 +161,11 @@ def test_tampering_is_never_passed(graded):
     mallory, trudy = statuses(rows, "mallory"), statuses(rows, "trudy")
     assert mallory[1] == "tampered"  # replaced torch.allclose and torch.equal
     assert mallory[2] == "passed"  # an honest answer next to it still counts
-    assert mallory[3] == "error"  # the checker's frame is not in the kernel: KeyError
-    assert mallory[4] == "tampered"  # replaced the checker module's rel_error
+    assert mallory[3] == "tampered"  # replaced the checker module's rel_error
     assert trudy[1] == "failed"  # its own check_silu_backward cell was not run
+    assert trudy[2] == "error"  # the checker's frame is not in the kernel: KeyError
     assert trudy[3] == "tampered"  # code outside the answer's function
-    assert "passed" not in {mallory[1], mallory[3], mallory[4], trudy[1], trudy[3]}
+    assert "passed" not in {mallory[1], mallory[3], *trudy.values()}
 
 
 def test_not_a_notebook_is_an_error_and_stray_files_are_skipped(graded):
@@ -181,7 +182,7 @@ def test_grades_csv_has_the_columns_and_every_student_a_feedback_file(graded):
     students = {r["student"] for r in rows}
     assert {p.stem for p in (folder / "feedback").glob("*.md")} == students
     feedback = (folder / "feedback" / "wrong-1.md").read_text(encoding="utf-8")
-    assert "## backprop: 8 of 10 points" in feedback and "product rule" in feedback
+    assert "## backprop: 6 of 8 points" in feedback and "product rule" in feedback
     assert not [p for p in folder.iterdir() if p.name.startswith(".")], "temporary files left behind"
 
 
