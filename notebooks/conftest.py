@@ -1,4 +1,4 @@
-"""pytest --nbval notebooks: the student notebooks have no outputs to compare, so skip them.
+"""pytest --nbval notebooks: skip the student notebooks (no outputs to compare).
 
 They are checked by tests/test_student_notebooks.py instead (run to the end under ci).
 """
