@@ -7,7 +7,9 @@ Two kinds of check, one convention (instructor's guide, "Checkers"):
 * Exercise checkers return a :class:`Verdict`: ``passed`` plus a readable message that says
   what was expected and what came back. :func:`checker` turns a function that raises
   :class:`Wrong` into one, and an unfinished stub (``NotImplementedError``) gets its own
-  message instead of a traceback.
+  message instead of a traceback. A checker whose test builds objects that cannot leave
+  the student's process (a ``Value`` with its backward closures) runs that part with
+  :func:`run_beside`.
 """
 
 from __future__ import annotations
@@ -71,6 +73,22 @@ def checker(exercise: str):
         return run
 
     return wrap
+
+
+def run_beside(student_fn, probe, *args):
+    """Run ``probe(student_fn, *args)`` where the student's function lives; return its answer.
+
+    ``probe`` is a module-level function of ``course_lib.exercises`` that calls the student's
+    function and returns plain data (numbers, tensors). In a notebook it simply runs here.
+    Under the class grader ``student_fn`` stands in for a function in the submission's
+    kernel and has a ``run_beside`` method: the probe runs in that kernel, and the checker
+    compares its answer in the grader's own process. Explained in the instructor's guide
+    ("How the grader decides"); first used in book/backprop.md, exercise 3.
+    """
+    beside = getattr(student_fn, "run_beside", None)
+    if callable(beside):
+        return beside(probe, *args)
+    return probe(student_fn, *args)
 
 
 def check_at_least(name: str, value: float, floor: float, context: str = "") -> float:

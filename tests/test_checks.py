@@ -7,7 +7,7 @@ import math
 import pytest
 
 from course_lib._book import mnist_cnn_floor
-from course_lib.checks import Verdict, Wrong, check_at_least, check_close, checker
+from course_lib.checks import Verdict, Wrong, check_at_least, check_close, checker, run_beside
 
 
 def test_check_at_least_passes_and_prints(capsys):
@@ -153,3 +153,19 @@ def test_mnist_cnn_floor_is_stricter_with_more_compute_and_full_data():
 def test_mnist_cnn_floor_rejects_unknown_names(profile, source):
     with pytest.raises(ValueError, match="unknown"):
         mnist_cnn_floor(profile, source)
+
+
+def _probe(fn, x):
+    return {"doubled": fn(x) * 2}
+
+
+def test_run_beside_calls_the_probe_here_on_a_plain_function():
+    assert run_beside(lambda x: x + 1, _probe, 3) == {"doubled": 8}
+
+
+def test_run_beside_hands_the_probe_to_a_stand_in_that_runs_elsewhere():
+    class StandIn:  # what the class grader passes: its run_beside runs the probe in the kernel
+        def run_beside(self, probe, *args):
+            return ("elsewhere", probe, args)
+
+    assert run_beside(StandIn(), _probe, 3) == ("elsewhere", _probe, (3,))

@@ -247,6 +247,43 @@ def test_copy_back_applies_in_place_changes_and_generator_state():
     assert torch.equal(original[1][0].get_state(), torch.Generator().manual_seed(2).get_state())
 
 
+class InProcessKernel:
+    """Stands in for a submission's kernel: runs the grader's commands in this process."""
+
+    def __init__(self, exchange: Path):
+        from course_lib.grading import kernel_side
+
+        self.exchange, self.calls, self.grader_problem, self._count = exchange, [], None, 0
+        self.namespace = {"__grader__": kernel_side}
+
+    def next_call_number(self) -> int:
+        self._count += 1
+        return self._count
+
+    def execute(self, code: str) -> None:
+        exec(code, self.namespace)
+
+
+def test_a_probe_runs_beside_the_students_function_and_only_plain_data_returns(tmp_path, monkeypatch):
+    import math
+
+    from chapter_code import chapter_function
+
+    from course_lib.autograd import Value
+    from course_lib.exercises.backprop import check_softplus
+    from course_lib.grading import kernel_side
+    from course_lib.grading.remote import RemoteFunction
+
+    kernel = InProcessKernel(tmp_path)
+    softplus = chapter_function("backprop", "softplus", math=math, Value=Value)
+    monkeypatch.setitem(kernel_side._functions, "ex3.arg0", softplus)
+    remote = RemoteFunction(kernel, "ex3.arg0", "softplus")
+    assert check_softplus(remote).passed  # a Value cannot be pickled: only numbers travelled
+    assert kernel.calls and all(raised is None for raised in kernel.calls)
+    with pytest.raises(ValueError, match="course_lib.exercises"):
+        remote.run_beside(print, 1.0)
+
+
 def test_replaced_names_ignores_what_the_libraries_replace_themselves():
     before = {"torch.allclose": 1, "torch.manual_seed": 2, "builtins._": 3}
     after = {"torch.allclose": 9, "torch.manual_seed": 8, "builtins._": 7}

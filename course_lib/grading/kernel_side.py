@@ -4,9 +4,10 @@ The grader process (course_lib.grading.run) decides every verdict. The kernel on
 the chapter with the student's answers filled in and, when the grader asks, the student's
 functions. These helpers move values across as files in the exchange folder the grader
 made: :func:`capture` saves the values of a checker's arguments (functions stay here and
-are called later by name), :func:`call` runs one of those functions on arguments the
-grader saved and saves the result, :func:`fingerprint` lists which objects torch, numpy,
-builtins and course_lib hold, so the grader can see when a submission replaced one.
+are called later by name), :func:`call` runs one of those functions (or a checker's
+probe from course_lib.exercises beside it) on arguments the grader saved and saves the
+result, :func:`fingerprint` lists which objects torch, numpy, builtins and course_lib
+hold, so the grader can see when a submission replaced one.
 
 A submission can change anything in this process, these helpers included; that only
 changes what comes back, which the grader loads as data (tensors, numbers, strings,
@@ -15,6 +16,8 @@ containers, modules of torch and course_lib), never as code.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
 import sys
 
@@ -73,11 +76,24 @@ def capture(exchange: str, key: str, thunks: dict) -> None:
         json.dump(report, file)
 
 
+def _probe(module: str, name: str):
+    """A checker's probe (course_lib.checks.run_beside): only course_lib.exercises holds them."""
+    if not module.startswith("course_lib.exercises.") or not name.isidentifier():
+        raise ValueError(f"the grader runs probes from course_lib.exercises only, not {module}.{name}")
+    return getattr(importlib.import_module(module), name)
+
+
 def call(exchange: str, function: str, number: int) -> None:
-    """Run a captured function on the arguments in ``call-N.in.pt``; save ``call-N.out.pt``."""
-    args, kwargs = torch.load(f"{exchange}/call-{number}.in.pt", weights_only=False)
+    """Run a captured function on the arguments in ``call-N.in.pt``; save ``call-N.out.pt``.
+
+    When the grader names a probe, run ``probe(function, *args)`` instead.
+    """
+    args, kwargs, probe = torch.load(f"{exchange}/call-{number}.in.pt", weights_only=False)
     try:
-        outcome = {"result": _functions[function](*args, **kwargs)}
+        target = _functions[function]
+        if probe is not None:
+            target = functools.partial(_probe(*probe), target)
+        outcome = {"result": target(*args, **kwargs)}
     except BaseException as error:  # SystemExit and KeyboardInterrupt are answers too
         outcome = {"raised": _describe(error)}
     outcome["arguments"] = (args, kwargs)  # after the call: in-place changes travel back

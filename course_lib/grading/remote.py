@@ -6,8 +6,11 @@ here as data, with ``torch.load(weights_only=True)`` and an allow-list of torch,
 course_lib classes, so a file the submission wrote can never run code here; a function
 becomes a :class:`RemoteFunction`, which runs the student's function in the kernel on the
 checker's arguments and brings back the result, the exception it raised, and any change
-it made to its arguments in place. Whatever the submission does to torch, the checker or
-the call stack inside its kernel, the comparison happens here, where it cannot reach.
+it made to its arguments in place. A checker whose test builds objects that cannot
+travel (a ``Value`` and its closures) sends a probe's name instead, and the probe runs
+beside the function in the kernel (:meth:`RemoteFunction.run_beside`). Whatever the
+submission does to torch, the checker or the call stack inside its kernel, the comparison
+happens here, where it cannot reach.
 Explained in the instructor's guide ("How the grader decides").
 """
 
@@ -114,10 +117,22 @@ class RemoteFunction:
         return f"<your function {self.__name__}>"
 
     def __call__(self, *args, **kwargs):
+        return self._run(None, args, kwargs)
+
+    def run_beside(self, probe, *args):
+        """Run ``probe(this function, *args)`` in the kernel (:func:`course_lib.checks.run_beside`).
+
+        Only the probe's name travels; the kernel imports it from ``course_lib.exercises``.
+        """
+        if not probe.__module__.startswith("course_lib.exercises."):
+            raise ValueError(f"a probe must live in course_lib.exercises, not {probe.__module__}")
+        return self._run((probe.__module__, probe.__qualname__), args, {})
+
+    def _run(self, probe, args, kwargs):
         number = self.kernel.next_call_number()
         exchange = self.kernel.exchange
         try:
-            torch.save((args, kwargs), exchange / f"call-{number}.in.pt")
+            torch.save((args, kwargs, probe), exchange / f"call-{number}.in.pt")
         except Exception as error:  # the checker passed something that cannot travel
             self.kernel.grader_problem = f"the checker's arguments cannot be sent to the notebook ({error})"
             raise
