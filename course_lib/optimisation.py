@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from ._book import on_static_site
 from .data import batches
+from .plots import PAGE_WIDTH_INCHES
 
 
 def quadratic_loss(hessian: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -100,7 +101,7 @@ def plot_paths(paths: dict, hessian: torch.Tensor, title: str = "", limit: float
 
     Explained in book/optimisation.md, section 2.
     """
-    fig, (ax_path, ax_loss) = plt.subplots(1, 2, figsize=(10, 4.2))
+    fig, (ax_path, ax_loss) = plt.subplots(1, 2, figsize=(PAGE_WIDTH_INCHES, 3.9))
     draw_valley(ax_path, hessian, limit)
     for name, path in paths.items():
         _draw_path(ax_path, path, limit, label=name)
@@ -122,7 +123,8 @@ def plot_path_panels(panels: dict, limit: float = 4.0):
 
     Explained in book/optimisation.md, section 3.
     """
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
+    width = min(PAGE_WIDTH_INCHES, 4.0 * len(panels))  # never wider than the page
+    fig, axes = plt.subplots(1, len(panels), figsize=(width, 4.2), squeeze=False)
     for ax, (title, (hessian, paths)) in zip(axes[0], panels.items()):
         draw_valley(ax, hessian, limit)
         for name, path in paths.items():
@@ -140,16 +142,23 @@ def plot_lr_panels(hessian, start, fractions=(0.1, 0.5, 0.95, 1.04), steps: int 
     section 1.
     """
     limit_lr = 2 / torch.linalg.eigvalsh(hessian).max().item()
-    fig, axes = plt.subplots(1, len(fractions), figsize=(3.3 * len(fractions), 3.8))
-    for ax, fraction in zip(axes, fractions):
+    ncols = 2  # two panels a row keep their text readable at the page's width
+    nrows = -(-len(fractions) // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(PAGE_WIDTH_INCHES, 3.7 * nrows), squeeze=False, layout="constrained"
+    )
+    for ax in axes.flat[len(fractions) :]:
+        ax.axis("off")
+    for ax, fraction in zip(axes.flat, fractions):
         lr = fraction * limit_lr
         path = gd_path(hessian, start, lr, steps)
         draw_valley(ax, hessian)
         _draw_path(ax, path, 4.0, color="C3")
         final = quadratic_loss(hessian, path[-1]).item()
-        ax.set_title(f"η = {lr:.3f} ({fraction:g} × limit)\nloss after {steps} steps {final:.2g}", fontsize=9)
+        ax.set_title(
+            f"η = {lr:.3f} ({fraction:g} × limit)\nloss after {steps} steps {final:.2g}", fontsize=10
+        )
     fig.suptitle(f"{steps} steps of gradient descent at {len(fractions)} learning rates")
-    fig.tight_layout()
     return fig
 
 
@@ -167,7 +176,7 @@ def lr_explorer(hessian: torch.Tensor, start: torch.Tensor, max_steps: int = 100
 
     def draw(lr=0.05, steps=20):
         path = gd_path(hessian, start, lr, steps)
-        fig, (ax, ax_loss) = plt.subplots(1, 2, figsize=(9, 3.8))
+        fig, (ax, ax_loss) = plt.subplots(1, 2, figsize=(PAGE_WIDTH_INCHES, 3.4))
         draw_valley(ax, hessian)
         _draw_path(ax, path, 4.0, color="C3")
         ax.set_title(f"η = {lr:.3f} (limit 2/λ_max = {limit_lr:.3f})", fontsize=10)

@@ -187,15 +187,14 @@ def test_repr_shows_label_data_and_grad():
     assert repr(v) == "Value(w: data=1.5, grad=0)"
 
 
-def test_draw_graph_puts_each_input_just_left_of_its_first_user():
+def test_draw_graph_puts_each_input_just_above_its_first_user():
     a, b, c = Value(1.0, label="a"), Value(2.0, label="b"), Value(3.0, label="c")
     out = a * b + c
     out.label = "out"
     fig = draw_graph(out)
-    x = {t.get_text().split("\n")[0]: t.get_position()[0] for t in fig.axes[0].texts if t.get_text()}
-    assert x["a"] == x["b"] == 0
-    assert x["[×]"] == 1
-    assert x["c"] == 1 and x["[+] out"] == 2  # c feeds the addition only
+    y = {t.get_text().split("\n")[0]: t.get_position()[1] for t in fig.axes[0].texts if t.get_text()}
+    assert y["a"] == y["b"] > y["[×]"]
+    assert y["c"] == y["[×]"] > y["[+] out"]  # c feeds the addition only
 
 
 def test_draw_unrolled_rnn_draws_every_step():

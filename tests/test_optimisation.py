@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 import torch
+from figure_checks import legibility_problems
 from matplotlib.figure import Figure
 from torch import nn
 
@@ -57,6 +58,22 @@ def test_figures_come_back_as_figures():
     assert isinstance(plot_lr_panels(A, START, (0.5, 1.04), steps=5), Figure)
     fig = plot_path_panels({"one": (A, paths), "two": (A, paths)})
     assert len(fig.axes) == 2
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda: plot_paths({"gd": gd_path(A, START, 0.1, 10), "adam": gd_path(A, START, 0.05, 10)}, A),
+        lambda: plot_lr_panels(A, START, (0.1, 0.5, 0.95, 1.04), steps=25),
+        lambda: plot_path_panels(
+            {"axis-aligned": (A, {"gd": START[None]}), "turned by 45°": (A, {"gd": START[None]})}
+        ),
+    ],
+    ids=["paths", "learning-rate panels", "path panels"],
+)
+def test_figures_are_legible_at_the_page_width(draw):
+    """The chapter's four learning-rate panels were 13 inches wide: 5 pt text on the page."""
+    assert legibility_problems(draw()) == []
 
 
 def test_lr_explorer_is_not_created_on_the_static_site(monkeypatch):

@@ -14,7 +14,7 @@ from site_files import ROOT, chapter_stems, page_name, pages, soup
 # Chapters whose figures do not all have alt text yet. The check lists their figures without
 # it but does not fail; take a chapter off this list once its figures have alt text (how:
 # README, "Figures and alt text"), and a new chapter starts off the list.
-ALT_TEXT_PENDING = {"backprop", "convnets", "mnist_project"}
+ALT_TEXT_PENDING = set()
 
 # (tag, attribute) pairs through which a page makes the browser fetch something.
 FETCHING = [
