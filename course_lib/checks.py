@@ -11,6 +11,8 @@ Two kinds of check, one convention:
   checker. :func:`answer_number`, :func:`answer_tensor` and :func:`matches` judge an answer
   by its value, not by its container (Python or NumPy number, tensor or array, float32 or
   float64); NaN and infinity never pass.
+  A checker whose test builds objects that cannot leave the student's process (a
+  ``Value`` with its backward closures) runs that part with :func:`run_beside`.
 """
 
 from __future__ import annotations
@@ -284,6 +286,22 @@ def precision_note(got: torch.Tensor, expected: torch.Tensor) -> str:
             "the float32 result as it is."
         )
     return ""
+
+
+def run_beside(student_fn, probe, *args):
+    """Run ``probe(student_fn, *args)`` where the student's function lives; return its answer.
+
+    ``probe`` is a module-level function of ``course_lib.exercises`` that calls the student's
+    function and returns plain data (numbers, tensors). In a notebook it simply runs here.
+    Under the class grader ``student_fn`` stands in for a function in the submission's
+    kernel and has a ``run_beside`` method: the probe runs in that kernel, and the checker
+    compares its answer in the grader's own process. Explained in the instructor's guide
+    ("How the grader decides"); first used in book/backprop.md, exercise 3.
+    """
+    beside = getattr(student_fn, "run_beside", None)
+    if callable(beside):
+        return beside(probe, *args)
+    return probe(student_fn, *args)
 
 
 # ----------------------------------------------------------------- a chapter's own checks

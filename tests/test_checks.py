@@ -24,6 +24,7 @@ from course_lib.checks import (
     checker,
     matches,
     precision_note,
+    run_beside,
 )
 
 
@@ -338,3 +339,19 @@ def test_check_close_and_check_at_least_never_pass_nan_or_inf():
             check_close("x", value, value)
         with pytest.raises(AssertionError):
             check_at_least("x", value, 0.5)
+
+
+def _probe(fn, x):
+    return {"doubled": fn(x) * 2}
+
+
+def test_run_beside_calls_the_probe_here_on_a_plain_function():
+    assert run_beside(lambda x: x + 1, _probe, 3) == {"doubled": 8}
+
+
+def test_run_beside_hands_the_probe_to_a_stand_in_that_runs_elsewhere():
+    class StandIn:  # what the class grader passes: its run_beside runs the probe in the kernel
+        def run_beside(self, probe, *args):
+            return ("elsewhere", probe, args)
+
+    assert run_beside(StandIn(), _probe, 3) == ("elsewhere", _probe, (3,))

@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..checks import Wrong, answer_tensor, checker, matches, precision_note
+from ..checks import Wrong, answer_tensor, checker, matches, precision_note, run_beside
 from ..gradcheck import rel_error
 
 DTYPE = torch.float64
@@ -140,37 +140,52 @@ def check_fixed_layer(wrong_gradient, fixed_backward) -> str:
 # ----------------------------------------------------------------- exercise 3: a new Value op
 
 
+# Each expression uses the student's softplus ``sp`` on ``a``: a Value, or a torch tensor.
+SOFTPLUS_EXPRESSIONS = {
+    "softplus(a)": lambda a, sp: sp(a),
+    "softplus(a) * a + softplus(a)": lambda a, sp: sp(a) * a + sp(a),
+    "softplus(softplus(a) * 2)": lambda a, sp: sp(sp(a) * 2),
+}
+
+
+def softplus_probe(student_fn, where: str, number: float) -> dict:
+    """Build ``where`` on ``Value(number)`` with the student's softplus and run backward.
+
+    Returns plain numbers, ``{"value": ..., "grad": ...}``, or ``{"returned": type name}``
+    when the result is not a Value: a Value's closures cannot leave the student's process,
+    so under the class grader this runs there (:func:`~course_lib.checks.run_beside`).
+    """
+    from ..autograd import Value
+
+    a = Value(number)
+    out = SOFTPLUS_EXPRESSIONS[where](a, student_fn)
+    if not isinstance(out, Value):
+        return {"returned": type(out).__name__}
+    out.backward()
+    return {"value": float(out.data), "grad": float(a.grad)}
+
+
 @checker("Exercise 3, softplus for the engine")
 def check_softplus(student_fn) -> str:
     """``student_fn(a)`` must return a Value equal to log(1 + e^a) with the right gradient.
 
-    Checked alone and inside expressions that use it twice, against torch. Used by
+    Checked alone and inside expressions that use it twice, against torch. The Values are
+    built by :func:`softplus_probe`, beside the student's function. Used by
     book/backprop.md, exercise 3.
     """
-    from ..autograd import Value
-
-    def both(number, build):
-        value = Value(number)
-        tensor = torch.tensor(number, dtype=DTYPE, requires_grad=True)
-        out = build(value, student_fn)
-        expected = build(tensor, F.softplus)
-        if not isinstance(out, Value):
-            raise Wrong(f"softplus must return a Value, got {type(out).__name__}.")
-        out.backward()
-        expected.backward()
-        return out, value, expected, tensor
-
-    expressions = {
-        "softplus(a)": lambda a, sp: sp(a),
-        "softplus(a) * a + softplus(a)": lambda a, sp: sp(a) * a + sp(a),
-        "softplus(softplus(a) * 2)": lambda a, sp: sp(sp(a) * 2),
-    }
-    for where, build in expressions.items():
+    for where, build in SOFTPLUS_EXPRESSIONS.items():
         for number in (-3.0, -0.5, 0.0, 1.2, 4.0):
-            out, value, expected, tensor = both(number, build)
-            if not math.isclose(out.data, expected.item(), rel_tol=1e-9, abs_tol=1e-12):
-                raise Wrong(f"{where} at a = {number}: value {out.data:.6g}, expected {expected.item():.6g}.")
-            if not math.isclose(value.grad, tensor.grad.item(), rel_tol=1e-9, abs_tol=1e-12):
+            got = run_beside(student_fn, softplus_probe, where, number)
+            if "returned" in got:
+                raise Wrong(f"softplus must return a Value, got {got['returned']}.")
+            tensor = torch.tensor(number, dtype=DTYPE, requires_grad=True)
+            expected = build(tensor, F.softplus)
+            expected.backward()
+            if not math.isclose(got["value"], expected.item(), rel_tol=1e-9, abs_tol=1e-12):
+                raise Wrong(
+                    f"{where} at a = {number}: value {got['value']:.6g}, expected {expected.item():.6g}."
+                )
+            if not math.isclose(got["grad"], tensor.grad.item(), rel_tol=1e-9, abs_tol=1e-12):
                 hint = ""
                 if where != "softplus(a)":
                     hint = (
@@ -178,7 +193,7 @@ def check_softplus(student_fn) -> str:
                         "a.grad and multiply by out.grad, the gradient from above?"
                     )
                 raise Wrong(
-                    f"{where} at a = {number}: gradient {value.grad:.6g}, expected "
+                    f"{where} at a = {number}: gradient {got['grad']:.6g}, expected "
                     f"{tensor.grad.item():.6g}.{hint}"
                 )
     return "values and gradients match torch, alone and inside larger expressions."

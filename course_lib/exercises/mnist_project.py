@@ -148,14 +148,14 @@ def check_random_shift(student_fn) -> str:
     return f"{len(images)} images, {len(set(shifts))} different shifts, all within ±{max_shift} pixels."
 
 
-@checker("Exercise 3, training with random shifts", time_limit=None)  # the answer trains a model
+@checker("Exercise 4, training with random shifts", time_limit=None)  # the answer trains a model
 def check_augmented_training(train_fn, plain_model, data, shift: tuple[int, int] = (3, 3)) -> str:
     """``train_fn()`` must return a newly trained model; it is compared with ``plain_model``.
 
     Both are measured on the validation split, as it is and with every digit moved by
     ``shift`` = (dx, dy) pixels. The checker asks only that the model is trained and is not
     the plain one; the numbers say whether the augmentation helped. Used by
-    book/mnist_project.md, exercise 3.
+    book/mnist_project.md, exercise 4.
     """
     model = train_fn()
     if not isinstance(model, torch.nn.Module):
