@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import Wrong, checker
+from ..checks import Wrong, checker, run_beside
 from ..gradcheck import rel_error
 from ..lm import CharLM, detach_state
 from ..text import chunks
@@ -256,6 +256,22 @@ def _run(train_chunks, kind: str, carry: bool = True):
     return losses, torch.cat([p.detach().flatten() for p in model.parameters()])
 
 
+def train_chunks_probe(student_fn, kind: str):
+    """Train a small model with the student's ``train_chunks``; return plain data.
+
+    Runs where the student's function lives (under the class grader, in the submission's
+    kernel: a model and an optimizer trained in place cannot travel): the chunk losses as
+    floats (or the name of what came back instead of a list) and the trained weights.
+    """
+    losses, params = _run(student_fn, kind)
+    if not isinstance(losses, (list, tuple)):
+        return type(losses).__name__, params
+    try:
+        return [float(loss) for loss in losses], params
+    except (TypeError, ValueError, RuntimeError):
+        return "a list of non-numbers", params
+
+
 @checker("Exercise 4, the missing detach")
 def check_train_chunks(student_fn) -> str:
     """``student_fn(model, rows, seq_len, optimizer)``: truncated BPTT that runs and is right.
@@ -263,10 +279,11 @@ def check_train_chunks(student_fn) -> str:
     Used by book/rnn.md, exercise 4.
     """
     for kind in ("gru", "lstm"):  # the LSTM's state is a pair: both parts need cutting
-        losses, params = _run(student_fn, kind)
+        losses, params = run_beside(student_fn, train_chunks_probe, kind)
         ref_losses, ref_params = _run(_reference_train_chunks, kind)
-        if not isinstance(losses, (list, tuple)) or len(losses) != len(ref_losses):
-            raise Wrong(f"return the list of the {len(ref_losses)} chunk losses.")
+        if isinstance(losses, str) or len(losses) != len(ref_losses):
+            got = losses if isinstance(losses, str) else f"{len(losses)} of them"
+            raise Wrong(f"return the list of the {len(ref_losses)} chunk losses (got {got}).")
         if torch.allclose(params, ref_params, rtol=1e-5, atol=1e-6):
             continue
         reset_losses, _ = _run(_reference_train_chunks, kind, carry=False)
