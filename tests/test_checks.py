@@ -355,3 +355,18 @@ def test_run_beside_hands_the_probe_to_a_stand_in_that_runs_elsewhere():
             return ("elsewhere", probe, args)
 
     assert run_beside(StandIn(), _probe, 3) == ("elsewhere", _probe, (3,))
+
+
+def test_glue_records_numpy_scalars_as_plain_numbers(monkeypatch):
+    """myst-nb formats glued floats in the prose; it cannot parse 'np.float64(0.59)'."""
+    import myst_nb
+
+    from course_lib._book import glue
+
+    seen = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=False: seen.update({name: value}))
+    glue("a", np.float64(0.59))
+    glue("b", np.int64(3))
+    glue("c", "text")
+    assert seen == {"a": 0.59, "b": 3, "c": "text"}
+    assert type(seen["a"]) is float and type(seen["b"]) is int

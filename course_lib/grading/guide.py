@@ -139,7 +139,9 @@ def exercise_list(chapter: Chapter) -> str:
     """The exercises of a chapter as a Markdown list: points, goal, mistakes recognised."""
     items = []
     for e in chapter.exercises:
-        name = f"{{ref}}`{e.number}. {e.title} <{e.label}>`" if e.label else f"{e.number}. {e.title}"
+        # A link's text cannot hold backticks (rnn's "find the missing `.detach()`" broke it).
+        text = f"{e.number}. {e.title.replace('`', '')}"
+        name = f"{{ref}}`{text} <{e.label}>`" if e.label else f"{e.number}. {e.title}"
         if e.graded:
             head = f"- **{name}** ({e.points} points, checker `{e.call.name}`)."
             caught = mistakes(e.call.module, e.call.name)
