@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LINTED := course_lib tests scripts benchmarks _ext notebooks
 
-.PHONY: book test venv lint unit sync-check nbval book-ci site notebooks student benchmark clean
+.PHONY: book test venv lint unit sync-check nbval book-ci site notebooks benchmark clean
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "need Python >= 3.10, found " + sys.version'
@@ -41,6 +41,7 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests --ignore=tests/site
 
 ## nbval stops any cell that runs past the ci profile's cell_timeout and names it.
+## notebooks/conftest.py keeps it off notebooks/student/ (no outputs to compare).
 nbval: $(STAMP)
 	COURSE_PROFILE=ci $(BIN)/python -m pytest --nbval --nbval-current-env -p no:cacheprovider \
 		--nbval-cell-timeout=$$($(BIN)/python -c 'from course_lib.config import get_profile; print(get_profile("ci").cell_timeout)') \
@@ -55,15 +56,13 @@ site: $(STAMP)
 	$(BIN)/python -m pytest tests/site -p no:cacheprovider
 
 ## Maintainer helpers.
-notebooks: $(STAMP)   ## rebuild notebooks/*.ipynb from book/*.md, executed under the ci profile
+notebooks: $(STAMP)   ## rebuild notebooks/*.ipynb (executed, ci) and notebooks/student/*.ipynb from book/*.md
 	$(BIN)/python scripts/notebooks.py sync
-
-student: $(STAMP)     ## student copies (solutions stripped) in _build/student
-	$(BIN)/python scripts/make_student_copy.py
 
 benchmark: $(STAMP)   ## ratios against a reference measured in the same run
 	$(BIN)/python benchmarks/bench_batching.py
 	$(BIN)/python benchmarks/bench_conv.py
+	$(BIN)/python benchmarks/bench_rnn.py
 
 clean:
 	rm -rf _build

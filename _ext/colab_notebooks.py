@@ -1,29 +1,31 @@
-"""Point each chapter's Colab launch button at its paired notebook.
+"""Give each chapter two Colab buttons: its exercises (the default) and the solved notebook.
 
-Chapter sources live in ``book/<stem>.md``; the notebooks that Colab opens live in
-``notebooks/<stem>.ipynb`` (same stem). sphinx-book-theme builds its Colab link from
-the page's own source path, ``book/<stem>.md``, which Colab cannot open.
+Chapter sources live in ``book/<stem>.md``. Colab opens notebooks from the repository:
 
-This extension runs after the theme's ``html-page-context`` handlers (priority 501)
-and replaces the theme's launch-button group:
+* ``notebooks/student/<stem>.ipynb``, the student notebook (solutions replaced by stubs,
+  no outputs): the first button, "Colab: exercises", what a learner should open;
+* ``notebooks/<stem>.ipynb``, the solved notebook with the outputs of the ``ci`` run: the
+  second button, "Colab: solved", for self-study and for instructors.
 
-* a page ``book/<stem>`` whose ``notebooks/<stem>.ipynb`` exists gets one Colab
-  button linking to
-  ``<colab_url>/github/<org>/<repo>/blob/<branch>/notebooks/<stem>.ipynb``;
-* every other page (prose pages such as the landing page) gets no launch button.
+sphinx-book-theme builds its Colab link from the page's own source path,
+``book/<stem>.md``, which Colab cannot open, so this extension runs after the theme's
+``html-page-context`` handlers (priority 600) and replaces the theme's launch-button group
+with these two links. A page without a notebook (the landing page, the guides) gets no
+launch button; a chapter whose student notebook is missing gets only the solved one.
 
-``<org>/<repo>`` and ``<branch>`` come from ``repository:`` in ``_config.yml`` and
-``<colab_url>`` from ``launch_buttons.colab_url``, so the repository is set in one
-place. The theme's download buttons (source file, .ipynb, print to PDF) are untouched.
+``<org>/<repo>`` and ``<branch>`` come from ``repository:`` in ``_config.yml`` and the
+Colab address from ``launch_buttons.colab_url``, so the repository is set in one place.
+The theme's download buttons (source file, .ipynb, print to PDF) are untouched.
 """
 
 from pathlib import Path
 
 LAUNCH_GROUP = "launch-buttons"  # the label sphinx-book-theme gives its launch group
+STUDENT, SOLVED = "notebooks/student", "notebooks"
 
 
-def colab_link(app, stem):
-    """Colab URL of ``notebooks/<stem>.ipynb``, or None without a GitHub repo or Colab URL."""
+def colab_link(app, stem, folder=SOLVED):
+    """Colab URL of ``<folder>/<stem>.ipynb``, or None without a GitHub repo or Colab URL."""
     opts = app.config.html_theme_options
     colab = opts.get("launch_buttons", {}).get("colab_url", "").rstrip("/")
     repo_url = opts.get("repository_url", "").rstrip("/").removesuffix(".git")
@@ -31,8 +33,22 @@ def colab_link(app, stem):
         return None
     org, repo = repo_url.split("github.com/")[1].split("/")[:2]
     branch = opts.get("repository_branch") or "main"
-    path = "/".join(p for p in (opts.get("path_to_docs", "").strip("/"), "notebooks") if p)
+    path = "/".join(p for p in (opts.get("path_to_docs", "").strip("/"), folder) if p)
     return f"{colab}/github/{org}/{repo}/blob/{branch}/{path}/{stem}.ipynb"
+
+
+def chapter_buttons(app, stem):
+    """The Colab links a chapter page gets, exercises first; [] for a page without notebook."""
+    buttons = []
+    for folder, text, tooltip in (
+        (STUDENT, "Colab: exercises", "Open the exercises (student notebook) in Colab"),
+        (SOLVED, "Colab: solved", "Open the solved notebook in Colab, for self-study"),
+    ):
+        url = colab_link(app, stem, folder)
+        if url and Path(app.srcdir, folder, f"{stem}.ipynb").is_file():
+            icon = "_static/images/logo_colab.png"
+            buttons.append({"type": "link", "text": text, "tooltip": tooltip, "icon": icon, "url": url})
+    return buttons
 
 
 def fix_launch_button(app, pagename, templatename, context, doctree):
@@ -44,23 +60,16 @@ def fix_launch_button(app, pagename, templatename, context, doctree):
     buttons[:] = [b for b in buttons if b.get("label") != LAUNCH_GROUP]
 
     folder, _, stem = pagename.rpartition("/")
-    url = colab_link(app, stem)
-    if folder != "book" or url is None or not Path(app.srcdir, "notebooks", f"{stem}.ipynb").is_file():
+    colab = chapter_buttons(app, stem) if folder == "book" else []
+    if not colab:
         return
-    colab = {
-        "type": "link",
-        "text": "Colab",
-        "tooltip": "Launch on Colab",
-        "icon": "_static/images/logo_colab.png",
-        "url": url,
-    }
     buttons.insert(
         where,
         {
             "type": "group",
-            "tooltip": "Launch interactive content",
+            "tooltip": "Open this chapter in Colab",
             "icon": "fas fa-rocket",
-            "buttons": [colab],
+            "buttons": colab,
             "label": LAUNCH_GROUP,
         },
     )

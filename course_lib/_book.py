@@ -28,6 +28,8 @@ def glue(name: str, value, display: bool = False) -> None:
 
     Used by every chapter's prose (see the MNIST project chapter).
     """
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        value = value.item()  # myst-nb cannot format np.float64(...) in the prose
     try:
         from myst_nb import glue as myst_glue
     except ImportError:

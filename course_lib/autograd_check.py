@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ._require import require_int
 from .autograd import Value
 
 # Each works on Values and on tensors alike; the second argument is ignored by one-input ops.
@@ -76,6 +77,12 @@ def evaluate_both(inputs, steps) -> list[tuple[float, float]]:
     return pairs
 
 
+def _rel_error(ours: float, theirs: float) -> float:
+    if not (math.isfinite(ours) and math.isfinite(theirs)):
+        return math.inf
+    return abs(ours - theirs) / (abs(ours) + abs(theirs))
+
+
 @dataclass
 class Comparison:
     """How :func:`compare_with_torch` went: counts and the largest relative error."""
@@ -96,9 +103,12 @@ class Comparison:
 def compare_with_torch(expressions: int, seed: int = 0, inputs: int = 3, ops: int = 8):
     """Run ``expressions`` random expressions of ``ops`` operations; return a Comparison.
 
-    Explained in book/backprop.md, section 4.
+    Explained in book/backprop.md, section 4. A NaN or infinite result on either side
+    counts as a disagreement (and as an infinite relative error), never as agreement.
     """
-    rng = random.Random(seed)
+    expressions = require_int("expressions", expressions, 1)
+    inputs, ops = require_int("inputs", inputs, 1), require_int("ops", ops, 0)
+    rng = random.Random(require_int("seed", seed))
     names = list(OPERATIONS)
     pairs = []
     for _ in range(expressions):
@@ -106,5 +116,5 @@ def compare_with_torch(expressions: int, seed: int = 0, inputs: int = 3, ops: in
         steps = [(rng.choice(names), rng.randrange(10**6), rng.randrange(10**6)) for _ in range(ops)]
         pairs += evaluate_both(start, steps)
     disagreements = [pair for pair in pairs if not agree(*pair)]
-    largest = max(abs(a - b) / (abs(a) + abs(b)) for a, b in pairs if abs(b) > 1e-6)
+    largest = max((_rel_error(a, b) for a, b in pairs if not abs(b) <= 1e-6), default=0.0)
     return Comparison(expressions, len(pairs), disagreements, largest)

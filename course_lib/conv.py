@@ -30,7 +30,7 @@ def conv_output_size(
     ``torch.nn.Conv2d`` and ``torch.nn.MaxPool2d`` follow (with ``ceil_mode=False``). A kernel
     that does not fit in the padded input raises ``ValueError`` saying by how much.
 
-    Explained in the convolutional networks chapter, section 1.
+    Explained in book/convnets.md, "The output size".
     """
     _check_int("size", size, 1)
     _check_int("kernel_size", kernel_size, 1)
@@ -51,7 +51,7 @@ def conv_output_size(
 
 @dataclass(frozen=True)
 class ReceptiveField:
-    """One layer's row in a receptive-field table (convolutional networks chapter, section 5).
+    """One layer's row in a receptive-field table (book/convnets.md, "Receptive fields").
 
     ``size``: how many input pixels (along one axis) one output unit of this layer sees;
     ``jump``: how many input pixels apart two neighbouring output units are.
@@ -102,7 +102,7 @@ def receptive_fields(layers) -> list[ReceptiveField]:
     units) before a layer, the layer makes them ``r + dilation * (kernel_size - 1) * j`` and
     ``j * stride``.
 
-    Explained in the convolutional networks chapter, section 5.
+    Explained in book/convnets.md, "Receptive fields".
     """
     if isinstance(layers, nn.Module):  # a whole model: its leaf modules, in order
         layers = [m for m in layers.modules() if not list(m.children())]
@@ -127,8 +127,10 @@ def shift_images(x: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
     Negative values move left / up. Pixels pushed over an edge are lost (no wrap-around as
     with ``torch.roll``); a shift of the whole width or more leaves a blank image. Shift
     pixel intensities (background 0), not normalised images, whose background is not 0.
+    Name the shifts, ``shift_images(x, dx=3, dy=-1)``: they are (right, down), the reverse of
+    the tensor's (H, W) axes.
 
-    Explained in book/convnets.md, section 8 (the shift experiment).
+    Explained in book/convnets.md, section 8 ("Shifted digits").
     """
     if not isinstance(x, torch.Tensor) or x.ndim < 2:
         raise ValueError(
@@ -152,7 +154,7 @@ def named_kernels() -> dict[str, torch.Tensor]:
     Each kernel is applied by cross-correlation (``F.conv2d``), as everywhere in PyTorch: a
     positive response means the pattern of the kernel's positive weights is brighter.
 
-    Explained in the convolutional networks chapter, section 6.
+    Explained in book/convnets.md, "Hand-made filters".
     """
     sobel_x = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
     return {

@@ -7,6 +7,9 @@ figure and returns it; the chapter calls each in one line. Explained in book/con
 
 from __future__ import annotations
 
+import math
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -15,6 +18,7 @@ from matplotlib.patches import Rectangle
 
 from ._book import on_static_site
 from .conv import conv_output_size
+from .plots import PAGE_WIDTH_INCHES
 
 WINDOW_COLOURS = ("tab:orange", "tab:green", "tab:blue", "tab:purple", "tab:red", "tab:olive")
 
@@ -55,7 +59,8 @@ def plot_sliding_window(X, K, Y):
     """
     k = K.shape[0]
     positions = [(i, j) for i in range(Y.shape[0]) for j in range(Y.shape[1])]
-    fig, axes = plt.subplots(2, len(positions), figsize=(2.25 * len(positions), 4.8))
+    width = min(PAGE_WIDTH_INCHES, 1.9 * len(positions))  # wider would shrink the text
+    fig, axes = plt.subplots(2, len(positions), figsize=(width, 4.7), squeeze=False, layout="constrained")
     for n, (i, j) in enumerate(positions):
         draw_grid(axes[0, n], X, [(_block(i, j, k), "tab:orange")], f"window at ({i}, {j})")
         draw_grid(axes[1, n], Y, [([(i, j)], "tab:orange")], f"Y[{i},{j}] = {Y[i, j]:g}")
@@ -64,7 +69,6 @@ def plot_sliding_window(X, K, Y):
         f"input X (top), the {k}×{k} kernel K = {kernel} at each position,\nand the output Y (bottom)",
         fontsize=11,
     )
-    fig.tight_layout()
     return fig
 
 
@@ -89,7 +93,8 @@ def plot_window_positions(x, kernel, *, padding=0, stride=1, dilation=1, positio
         for c in range(padded.shape[1])
         if not (padding <= r < padding + x.shape[0] and padding <= c < padding + x.shape[1])
     ]
-    fig, axes = plt.subplots(1, len(positions), figsize=(2.3 * len(positions), 2.9), squeeze=False)
+    width = min(PAGE_WIDTH_INCHES, 1.95 * len(positions))  # wider would shrink the text
+    fig, axes = plt.subplots(1, len(positions), figsize=(width, 2.6), squeeze=False)
     for ax, (i, j), colour in zip(axes[0], positions, WINDOW_COLOURS):
         taps = _block(stride * i, stride * j, k, dilation)
         title = f"Y[{i},{j}] = {y[0, 0, i, j].item():g}"
@@ -103,27 +108,29 @@ def plot_window_positions(x, kernel, *, padding=0, stride=1, dilation=1, positio
 def plot_unfold(X, kernel_size):
     """im2col: each window of X (left) becomes one column of unfold(X) (right), same colour.
 
-    Explained in book/convnets.md, section 2.
+    The windows sit where they sit on X: window ``c`` is at row ``c // w_out``, column
+    ``c % w_out`` of the grid on the left. Explained in book/convnets.md, section 2.
     """
     k = kernel_size
-    w_out = X.shape[1] - k + 1  # windows per row
+    h_out, w_out = X.shape[0] - k + 1, X.shape[1] - k + 1  # window positions down and across
     columns = F.unfold(X[None, None].float(), kernel_size=k)[0]  # (k*k, L)
     n = columns.shape[1]
-    widths = [1] * n + [max(1.6, 0.45 * n)]
-    fig, axes = plt.subplots(1, n + 1, figsize=(2.0 * n + 2.6, 2.8), gridspec_kw={"width_ratios": widths})
-    for col, ax in enumerate(axes[:n]):
+    colours = [WINDOW_COLOURS[col % len(WINDOW_COLOURS)] for col in range(n)]
+    fig = plt.figure(figsize=(PAGE_WIDTH_INCHES, 1.9 * h_out + 0.5), layout="constrained")
+    # the matrix's cells the size of the windows' cells: n columns against X's width
+    grid = fig.add_gridspec(h_out, w_out + 1, width_ratios=[1] * w_out + [n / X.shape[1]])
+    for col in range(n):
         i, j = divmod(col, w_out)
-        colour = WINDOW_COLOURS[col % len(WINDOW_COLOURS)]
-        draw_grid(ax, X, [(_block(i, j, k), colour)], f"window {col}", fontsize=9)
+        ax = fig.add_subplot(grid[i, j])
+        draw_grid(ax, X, [(_block(i, j, k), colours[col])], f"window {col}", fontsize=10)
     draw_grid(
-        axes[n],
+        fig.add_subplot(grid[:, w_out]),
         columns,
-        [([(r, col) for r in range(k * k)], WINDOW_COLOURS[col % len(WINDOW_COLOURS)]) for col in range(n)],
+        [([(r, col) for r in range(k * k)], colours[col]) for col in range(n)],
         "unfold(X): column c = window c",
-        fontsize=9,
+        fontsize=10,
     )
     fig.suptitle("im2col: each window's pixels, read row by row, form one column", fontsize=11)
-    fig.tight_layout()
     return fig
 
 
@@ -147,19 +154,21 @@ def plot_feature_maps(images, kernels):
     Explained in book/convnets.md, section 6.
     """
     ncols = 1 + len(kernels)
-    fig, axes = plt.subplots(len(images), ncols, figsize=(1.6 * ncols, 1.75 * len(images)), squeeze=False)
+    width = min(PAGE_WIDTH_INCHES, 1.6 * ncols)  # wider would shrink the text
+    size = width / ncols  # one square panel
+    figsize = (width, size * len(images) + 1.2)  # room for the titles of three lines
+    fig, axes = plt.subplots(len(images), ncols, figsize=figsize, squeeze=False, layout="constrained")
     for row, image in enumerate(images):
         axes[row, 0].imshow(image.reshape(image.shape[-2:]).cpu().numpy(), cmap="gray")
         axes[row, 0].set_title("digit" if row == 0 else "", fontsize=9)
         axes[row, 0].axis("off")
         for col, (name, kernel) in enumerate(kernels.items(), start=1):
-            title = name.replace(" (", "\n(") if row == 0 else ""
+            title = textwrap.fill(name, 10) if row == 0 else ""  # a narrow column
             show_map(axes[row, col], feature_map(image, kernel), title)
     fig.suptitle(
         "digits and their maps under each hand-made 3×3 kernel\n(red: positive response, blue: negative)",
         fontsize=11,
     )
-    fig.tight_layout()
     return fig
 
 
@@ -249,7 +258,10 @@ def plot_filters(weights, title):
     """A grid of 3×3 kernels (C, 3, 3), each in red/blue on its own scale."""
     ncols = 8
     nrows = -(-len(weights) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(8, 1.15 * nrows + 0.4), squeeze=False)
+    size = PAGE_WIDTH_INCHES / ncols
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(PAGE_WIDTH_INCHES, (size + 0.25) * nrows + 0.4), squeeze=False
+    )
     for n, ax in enumerate(axes.flat):
         if n < len(weights):
             show_map(ax, weights[n], f"filter {n}")
@@ -261,14 +273,29 @@ def plot_filters(weights, title):
 
 
 def plot_stages(image, stages, channels=8):
-    """Feature maps of one image after each stage: ``stages`` is a list of (name, (C, H, W))."""
-    fig, axes = plt.subplots(len(stages), channels + 1, figsize=(10, 1.3 * len(stages)), squeeze=False)
-    for row, (name, maps) in enumerate(stages):
-        axes[row, 0].imshow(image.reshape(image.shape[-2:]).cpu().numpy(), cmap="gray")
-        axes[row, 0].set_title(f"{name}\n{tuple(maps.shape)}", fontsize=9)
-        for col in range(channels):
-            axes[row, col + 1].imshow(maps[col].numpy(), cmap="magma")
-            axes[row, col + 1].set_title(f"ch {col}", fontsize=9)
+    """Feature maps of one image after each stage: ``stages`` is a list of (name, (C, H, W)).
+
+    The top row is the input itself (one channel); each row below is one stage, named on
+    the left with its shape, showing its first ``channels`` channels. Explained in
+    book/convnets.md, section 9.
+    """
+    rows = [("input", image.reshape(1, *image.shape[-2:]).cpu()), *stages]
+    fig, axes = plt.subplots(
+        len(rows),
+        channels + 1,
+        figsize=(PAGE_WIDTH_INCHES, 0.85 * len(rows) + 0.7),
+        gridspec_kw={"width_ratios": [1.7] + [1] * channels},
+        squeeze=False,
+    )
+    for row, (name, maps) in enumerate(rows):
+        shape = " × ".join(str(size) for size in maps.shape)
+        label = axes[row, 0]
+        label.text(1, 0.5, f"{name}\n{shape}", ha="right", va="center", fontsize=9, transform=label.transAxes)
+        for col, ax in enumerate(axes[row, 1:]):
+            if col < len(maps):
+                ax.imshow(maps[col].numpy(), cmap="gray" if row == 0 else "magma")
+            if row == 0:
+                ax.set_title(f"ch {col}", fontsize=9)  # the column's channel, for every row
         for ax in axes[row]:
             ax.axis("off")
     fig.suptitle(f"feature maps of one digit at each stage (first {channels} channels)", fontsize=11)
@@ -276,18 +303,27 @@ def plot_stages(image, stages, channels=8):
     return fig
 
 
-def plot_top_images(images, labels, maps, title):
-    """Images (top row) with their labels and one channel's map of each (bottom row)."""
+def plot_top_images(images, labels, maps, title, ncols=6):
+    """Images with their labels, each with one channel's map of it just below.
+
+    The pairs fill rows of ``ncols`` (a gap between the rows of pairs), so that the figure
+    fits the page with its text readable. Explained in book/convnets.md, section 9.
+    """
     n = len(images)
-    fig, axes = plt.subplots(2, n, figsize=(1.1 * n, 2.8), squeeze=False)
-    for col in range(n):
-        axes[0, col].imshow(images[col].reshape(images.shape[-2:]).cpu().numpy(), cmap="gray")
-        axes[0, col].set_title(f"'{int(labels[col])}'", fontsize=9)
-        axes[1, col].imshow(maps[col].cpu().numpy(), cmap="magma")
-        for ax in axes[:, col]:
-            ax.axis("off")
+    ncols = min(ncols, n)
+    blocks = math.ceil(n / ncols)
+    size = PAGE_WIDTH_INCHES / 6  # one panel; fewer than six pairs leave the figure narrower
+    fig = plt.figure(figsize=(size * ncols, (2 * size + 0.3) * blocks + 0.6), layout="constrained")
+    grid = fig.add_gridspec(3 * blocks - 1, ncols, height_ratios=([1, 1, 0.15] * blocks)[:-1])
+    for m in range(n):
+        block, col = divmod(m, ncols)
+        top, bottom = fig.add_subplot(grid[3 * block, col]), fig.add_subplot(grid[3 * block + 1, col])
+        top.imshow(images[m].reshape(images.shape[-2:]).cpu().numpy(), cmap="gray")
+        top.set_title(f"'{int(labels[m])}'", fontsize=10)
+        bottom.imshow(maps[m].cpu().numpy(), cmap="magma")
+        top.axis("off")
+        bottom.axis("off")
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
     return fig
 
 

@@ -10,10 +10,21 @@ import torch
 from torch import nn
 
 
-def check_image_batch(x: torch.Tensor, model_name: str, channels: int = 1, size: int = 28) -> None:
-    """Raise a ValueError that says what shape was expected when ``x`` is not an image batch.
+def _autocasting() -> bool:
+    try:
+        return torch.is_autocast_enabled("cuda") or torch.is_autocast_enabled("cpu")
+    except TypeError:  # older torch: one flag, for CUDA
+        return torch.is_autocast_enabled()
 
-    Explained in the MNIST project chapter.
+
+def check_image_batch(
+    x: torch.Tensor, model_name: str, channels: int = 1, size: int = 28, dtype: torch.dtype | None = None
+) -> None:
+    """Raise an error that says what was expected when ``x`` is not an image batch for the model.
+
+    ``dtype`` is the model's weights' dtype; images of another (float64 for float32 weights,
+    say) are refused with the conversion to use, unless autocast is on.
+    Explained in book/mnist_project.md, "The classic CNN".
     """
     expected = (channels, size, size)
     if not isinstance(x, torch.Tensor):
@@ -34,10 +45,15 @@ def check_image_batch(x: torch.Tensor, model_name: str, channels: int = 1, size:
             f"{model_name} expects floating-point images, got dtype {x.dtype}; "
             "convert with x.float() / 255 and normalise as the chapter does."
         )
+    if dtype is not None and x.dtype != dtype and not _autocasting():
+        raise TypeError(
+            f"{model_name}'s weights are {dtype} but the images are {x.dtype}: convert the images "
+            f"with x.to({dtype}), or the model with model.to({x.dtype})."
+        )
 
 
 class ClassicCNN(nn.Module):
-    """The classic small CNN for 28x28 grey images (convolutional networks; MNIST project).
+    """The classic small CNN for 28x28 grey images (book/mnist_project.md, "The classic CNN").
 
     Three 3x3 convolutions (32, 64, 64 channels, the first two followed by 2x2 max pooling),
     then a dense layer of 64 and a linear read-out of ``num_classes`` logits.
@@ -64,12 +80,13 @@ class ClassicCNN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_image_batch(x, type(self).__name__)
+        check_image_batch(x, type(self).__name__, dtype=self.classifier[-1].weight.dtype)
         return self.classifier(self.features(x))
 
 
 class SoftmaxRegression(nn.Module):
-    """Multinomial logistic regression on flattened pixels: the MNIST project's baseline."""
+    """Multinomial logistic regression on flattened pixels (book/mnist_project.md, "A baseline:
+    softmax regression")."""
 
     def __init__(self, num_classes: int = 10, size: int = 28):
         super().__init__()
@@ -78,10 +95,11 @@ class SoftmaxRegression(nn.Module):
         self.linear = nn.Linear(size * size, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_image_batch(x, type(self).__name__, size=self.size)
+        check_image_batch(x, type(self).__name__, size=self.size, dtype=self.linear.weight.dtype)
         return self.linear(x.flatten(1))
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters (MNIST project, "The classic CNN")."""
+    """Number of trainable parameters (book/convnets.md, "Why convolution: parameters and receptive
+    fields")."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

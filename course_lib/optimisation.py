@@ -10,6 +10,7 @@ Explained in book/optimisation.md.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
@@ -18,7 +19,9 @@ import torch
 import torch.nn.functional as F
 
 from ._book import on_static_site
+from ._require import require_int, require_optimizer_of
 from .data import batches
+from .plots import PAGE_WIDTH_INCHES
 
 
 def quadratic_loss(hessian: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -33,6 +36,7 @@ def run(step, hessian: torch.Tensor, start: torch.Tensor, steps: int, **hyper):
     update rule may keep between steps (a velocity, moment estimates). Explained in
     book/optimisation.md, section 2.
     """
+    steps = require_int("steps", steps, 0)
     w, state, path = start.clone(), {}, [start.clone()]
     for _ in range(steps):
         w = step(w, hessian @ w, state, **hyper)
@@ -45,6 +49,7 @@ def run_torch(make_optimiser, hessian: torch.Tensor, start: torch.Tensor, steps:
 
     Explained in book/optimisation.md, section 2.
     """
+    steps = require_int("steps", steps, 0)
     w = torch.nn.Parameter(start.clone())
     optimiser, path = make_optimiser([w]), [start.clone()]
     for _ in range(steps):
@@ -100,7 +105,7 @@ def plot_paths(paths: dict, hessian: torch.Tensor, title: str = "", limit: float
 
     Explained in book/optimisation.md, section 2.
     """
-    fig, (ax_path, ax_loss) = plt.subplots(1, 2, figsize=(10, 4.2))
+    fig, (ax_path, ax_loss) = plt.subplots(1, 2, figsize=(PAGE_WIDTH_INCHES, 3.9))
     draw_valley(ax_path, hessian, limit)
     for name, path in paths.items():
         _draw_path(ax_path, path, limit, label=name)
@@ -122,7 +127,8 @@ def plot_path_panels(panels: dict, limit: float = 4.0):
 
     Explained in book/optimisation.md, section 3.
     """
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
+    width = min(PAGE_WIDTH_INCHES, 4.0 * len(panels))  # never wider than the page
+    fig, axes = plt.subplots(1, len(panels), figsize=(width, 4.2), squeeze=False)
     for ax, (title, (hessian, paths)) in zip(axes[0], panels.items()):
         draw_valley(ax, hessian, limit)
         for name, path in paths.items():
@@ -140,16 +146,23 @@ def plot_lr_panels(hessian, start, fractions=(0.1, 0.5, 0.95, 1.04), steps: int 
     section 1.
     """
     limit_lr = 2 / torch.linalg.eigvalsh(hessian).max().item()
-    fig, axes = plt.subplots(1, len(fractions), figsize=(3.3 * len(fractions), 3.8))
-    for ax, fraction in zip(axes, fractions):
+    ncols = 2  # two panels a row keep their text readable at the page's width
+    nrows = -(-len(fractions) // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(PAGE_WIDTH_INCHES, 3.7 * nrows), squeeze=False, layout="constrained"
+    )
+    for ax in axes.flat[len(fractions) :]:
+        ax.axis("off")
+    for ax, fraction in zip(axes.flat, fractions):
         lr = fraction * limit_lr
         path = gd_path(hessian, start, lr, steps)
         draw_valley(ax, hessian)
         _draw_path(ax, path, 4.0, color="C3")
         final = quadratic_loss(hessian, path[-1]).item()
-        ax.set_title(f"η = {lr:.3f} ({fraction:g} × limit)\nloss after {steps} steps {final:.2g}", fontsize=9)
+        ax.set_title(
+            f"η = {lr:.3f} ({fraction:g} × limit)\nloss after {steps} steps {final:.2g}", fontsize=10
+        )
     fig.suptitle(f"{steps} steps of gradient descent at {len(fractions)} learning rates")
-    fig.tight_layout()
     return fig
 
 
@@ -167,7 +180,7 @@ def lr_explorer(hessian: torch.Tensor, start: torch.Tensor, max_steps: int = 100
 
     def draw(lr=0.05, steps=20):
         path = gd_path(hessian, start, lr, steps)
-        fig, (ax, ax_loss) = plt.subplots(1, 2, figsize=(9, 3.8))
+        fig, (ax, ax_loss) = plt.subplots(1, 2, figsize=(PAGE_WIDTH_INCHES, 3.4))
         draw_valley(ax, hessian)
         _draw_path(ax, path, 4.0, color="C3")
         ax.set_title(f"η = {lr:.3f} (limit 2/λ_max = {limit_lr:.3f})", fontsize=10)
@@ -202,6 +215,11 @@ class Run:
 @torch.no_grad()
 def validate(model, split) -> tuple[float, float]:
     """Loss and accuracy on a split, in eval mode; the model's mode is restored after."""
+    if len(split.y) == 0 or len(split.x) != len(split.y):
+        raise ValueError(
+            f"validate needs a split with as many labels as images and at least one of each, "
+            f"got {len(split.x)} images and {len(split.y)} labels."
+        )
     was_training = model.training
     model.eval()
     logits = model(split.x)
@@ -209,14 +227,37 @@ def validate(model, split) -> tuple[float, float]:
     return F.cross_entropy(logits, split.y).item(), (logits.argmax(1) == split.y).float().mean().item()
 
 
+def _refuse_bad_settings(loop):
+    """Check :func:`train`'s settings before its loop starts, naming the one that cannot work.
+
+    A wrapper, so that the loop's own source, which book/optimisation.md prints, stays the
+    loop (``inspect.getsource`` shows the wrapped function).
+    """
+
+    @functools.wraps(loop)
+    def train(model, optimiser, train_split, val_split, *, epochs, batch_size, schedule=None, seed=0):
+        require_int("epochs", epochs, 1)
+        require_int("batch_size", batch_size, 1)
+        require_int("seed", seed)
+        require_optimizer_of(optimiser, model)
+        return loop(
+            model, optimiser, train_split, val_split,
+            epochs=epochs, batch_size=batch_size, schedule=schedule, seed=seed,
+        )  # fmt: skip
+
+    return train
+
+
+@_refuse_bad_settings
 def train(
     model, optimiser, train_split, val_split, *, epochs: int, batch_size: int, schedule=None, seed: int = 0
 ) -> Run:
     """The five-line loop of book/backprop.md, section 6, plus a schedule and a record.
 
     ``schedule`` is a ``torch.optim.lr_scheduler`` object (or None); it is stepped after
-    every batch, so its ``T_max``/``step_size`` count batches. Explained in
-    book/optimisation.md, section 4.
+    every batch, so its ``T_max``/``step_size`` count batches. A run that diverges is
+    recorded as it is (losses of NaN or inf, accuracy near chance), not stopped: a
+    learning-rate sweep wants to see it. Explained in book/optimisation.md, section 4.
     """
     generator, record = torch.Generator().manual_seed(seed), Run()
     x, y = train_split.x, train_split.y

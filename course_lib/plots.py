@@ -7,9 +7,11 @@ at it. Explained in the MNIST project chapter.
 from __future__ import annotations
 
 import math
+import textwrap
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.ticker import MaxNLocator
 
 from .autograd import Value, graph
 
@@ -78,6 +80,7 @@ def plot_history(history, title: str = ""):
     ax_acc.set_ylabel("accuracy")
     for ax in (ax_loss, ax_acc):
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.5
         ax.grid(alpha=0.3)
         ax.legend()
     if title:
@@ -111,60 +114,110 @@ def plot_confusion_matrix(confusion: torch.Tensor, classes, title: str = "confus
     return fig
 
 
-def draw_graph(root: Value, ax=None, title: str = ""):
-    """Draw the computation graph under ``root`` (a Value); return the figure.
+GRAPH_FONT_POINTS = 9  # the boxes' text, in points: the figure is never wider than the page
 
-    Explained in book/backprop.md, sections 1 and 4. Columns are depths (``root`` on the
-    right, each input just left of the first node that uses it); each box shows the
-    node's operation, label, value and gradient.
+
+def _graph_levels(root: Value) -> list[list[Value]]:
+    """The nodes under ``root`` by level, inputs at the top and ``root`` at the bottom.
+
+    Each node sits one level above the first node that uses it, so every arrow is as short
+    as it can be (a partial sum is drawn next to the term added to it, not three levels
+    up). Within a level the nodes keep the order in which the expression was written.
     """
     nodes, edges = graph(root)
-    depth = {}
-    for node in nodes:  # children come first, so their depth is known
-        depth[id(node)] = 1 + max((depth[id(c)] for c in node.children), default=-1)
-    users: dict[int, list[int]] = {}
-    for child, parent in edges:
-        users.setdefault(id(child), []).append(depth[id(parent)])
-    for node in nodes:  # an input sits just left of the first node that uses it
-        if not node.children and id(node) in users:
-            depth[id(node)] = min(users[id(node)]) - 1
-    columns: dict[int, list[Value]] = {}
+    below: dict[int, int] = {id(root): 0}  # levels above the root
+    for child, parent in reversed(edges):  # users come first, from the root up
+        below[id(child)] = max(below.get(id(child), 0), below[id(parent)] + 1)
+    levels = [[] for _ in range(max(below.values()) + 1)]
     for node in nodes:
-        columns.setdefault(depth[id(node)], []).append(node)
-    position = {}
-    for d, column in columns.items():
-        for row, node in enumerate(column):
-            position[id(node)] = (d, (len(column) - 1) / 2 - row)
-    height = max(len(c) for c in columns.values())
-    if ax is None:
-        _, ax = plt.subplots(figsize=(1.55 * len(columns) + 0.4, 0.75 * height + 0.8))
-    for child, parent in edges:
-        ax.annotate(
-            "",
-            xy=position[id(parent)],
-            xytext=position[id(child)],
-            arrowprops=dict(arrowstyle="->", color="0.55", shrinkA=36, shrinkB=36),
-        )
-    for node in nodes:
-        x, y = position[id(node)]
+        levels[-1 - below[id(node)]].append(node)
+    # Within a level, the order in which the expression was written: a depth-first walk
+    # that visits each node's operands left to right (W11, x1, W12, x2, ...).
+    written, seen, stack = {}, set(), [(root, False)]
+    while stack:
+        node, operands_done = stack.pop()
+        if operands_done:
+            written[id(node)] = len(written)
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(node.children))
+    for level in levels:
+        level.sort(key=lambda n: written[id(n)])
+    return levels
+
+
+def draw_graph(root: Value, ax=None, title: str = ""):
+    """Draw the computation graph under ``root`` (a Value), top to bottom; return the figure.
+
+    Explained in book/backprop.md, sections 1 and 4. The inputs are at the top and ``root``
+    at the bottom, each node just above the first node that uses it; each box shows the
+    node's operation, label, value (``data``) and gradient (``grad``). The figure is at most
+    the page's width with 9 pt text, however long the graph (it grows downwards, which a
+    phone scrolls); a level with more boxes than fit across the page continues on the
+    next line.
+    """
+    boxes = {}
+    for node in graph(root)[0]:
         head = " ".join(s for s in (node.op and f"[{node.op}]", node.label) if s) or "const"
-        ax.text(
-            x,
-            y,
-            f"{head}\ndata {node.data:.4f}\ngrad {node.grad:.4f}",
+        boxes[id(node)] = f"{head}\ndata {node.data:.4f}\ngrad {node.grad:.4f}"
+    chars = max(len(line) for text in boxes.values() for line in text.split("\n"))
+    # monospace: a character is 0.6 em wide; the round box pads 0.3 em on each side
+    pitch = (chars + 0.6) * 0.6 * GRAPH_FONT_POINTS / 72 + 0.25  # inches between box centres
+    per_line = max(1, int((PAGE_WIDTH_INCHES - 0.2) // pitch))
+    lines = [level[i : i + per_line] for level in _graph_levels(root) for i in range(0, len(level), per_line)]
+    step = 0.85  # inches between lines of boxes: three text lines and room for the arrows
+    position = {}
+    for row, line in enumerate(lines):
+        for i, node in enumerate(line):
+            position[id(node)] = ((i - (len(line) - 1) / 2) * pitch, -row * step)
+    widest = max(len(line) for line in lines)
+    if ax is None:
+        title_width = 0.55 * 11 * len(title) / 72 + 0.3 if title else 0
+        width = min(PAGE_WIDTH_INCHES, max(widest * pitch + 0.2, title_width))
+        _, ax = plt.subplots(figsize=(width, step * len(lines) + (0.45 if title else 0.1)))
+    drawn = {}
+    for node in graph(root)[0]:
+        drawn[id(node)] = ax.text(
+            *position[id(node)],
+            boxes[id(node)],
             ha="center",
             va="center",
-            fontsize=9,
+            fontsize=GRAPH_FONT_POINTS,
             family="monospace",
             bbox=dict(boxstyle="round", facecolor="#e8f0fe" if not node.children else "#fdf3e1", ec="0.4"),
         )
-    ax.set_xlim(-0.6, len(columns) - 0.4)
-    ax.set_ylim(-height / 2 - 0.2, height / 2 + 0.2)
+    half = max(widest * pitch, ax.figure.get_figwidth()) / 2
+    ax.set_xlim(-half, half)
+    ax.set_ylim(-step * (len(lines) - 0.5), step / 2)
     ax.axis("off")
     if title:
-        ax.set_title(title)
-    ax.figure.tight_layout()
+        ax.set_title(textwrap.fill(title, int(PAGE_WIDTH_INCHES * 72 / (0.55 * 11))), fontsize=11)
+    ax.figure.tight_layout(pad=0.2)
+    _draw_graph_arrows(ax, graph(root)[1], drawn)
     return ax.figure
+
+
+def _draw_graph_arrows(ax, edges, drawn) -> None:
+    """An arrow from the bottom of each node's box to the top of the box of its user.
+
+    ``drawn`` maps ``id(node)`` to the node's text, whose box has just been placed.
+    """
+    ax.figure.canvas.draw()  # places the boxes, so that their edges can be measured
+    to_data = ax.transData.inverted()
+    half_height = {}
+    for key, text in drawn.items():
+        (_, bottom), (_, top) = to_data.transform(text.get_bbox_patch().get_window_extent())
+        half_height[key] = (top - bottom) / 2
+    for child, parent in edges:
+        (xc, yc), (xp, yp) = drawn[id(child)].get_position(), drawn[id(parent)].get_position()
+        ax.annotate(
+            "",
+            xy=(xp, yp + half_height[id(parent)]),
+            xytext=(xc, yc - half_height[id(child)]),
+            arrowprops=dict(arrowstyle="->", color="0.55", shrinkA=1, shrinkB=1),
+            zorder=1,  # behind the boxes
+        )
 
 
 def draw_unrolled_rnn(steps: int = 3, highlight: int = 2):

@@ -1,12 +1,17 @@
-"""Keep book/<stem>.md and notebooks/<stem>.ipynb paired, without trusting timestamps.
+"""Keep book/<stem>.md, notebooks/<stem>.ipynb and notebooks/student/<stem>.ipynb in step.
 
-The Markdown file in book/ is the source. ``sync`` rebuilds each notebook from it (jupytext)
-and executes it under the ``ci`` profile (course_lib.execution), so the stored outputs are the ones nbval
-compares against; ``check`` is the read-only CI gate: it converts every book/*.md in memory
-and fails if any notebook's cells (type, source, tags) differ or a notebook has no source.
+The Markdown file in book/ is the source. ``sync`` rebuilds each solved notebook from it
+(jupytext) and executes it under the ``ci`` profile (course_lib.execution), so the stored
+outputs are the ones nbval compares against, and writes the student notebook beside it
+(course_lib.grading.student: solutions replaced by stubs, no outputs, no metadata).
+``student`` writes only the student notebooks (seconds: nothing is executed). ``check`` is
+the read-only CI gate: it converts every book/*.md in memory and fails if a solved
+notebook's cells (type, source, tags) differ, if a student notebook is not byte for byte
+what ``student`` would write, or if a notebook has no source.
 
-    python scripts/notebooks.py sync [STEM ...]   # after editing a chapter
-    python scripts/notebooks.py check             # in `make test`
+    python scripts/notebooks.py sync [STEM ...]      # after editing a chapter
+    python scripts/notebooks.py student [STEM ...]   # student notebooks only
+    python scripts/notebooks.py check                # in `make test`
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK, NOTEBOOKS = ROOT / "book", ROOT / "notebooks"
+STUDENT = NOTEBOOKS / "student"
 
 
 def chapter_sources() -> dict[str, Path]:
@@ -55,15 +61,54 @@ def check() -> int:
                 f"{ipynb.relative_to(ROOT)} differs from {md.relative_to(ROOT)} "
                 f"from cell {first} on ({len(actual)} vs {len(expected)} cells)"
             )
-    for ipynb in sorted(NOTEBOOKS.glob("*.ipynb")):
+    problems += student_problems(sources)
+    for ipynb in sorted(NOTEBOOKS.glob("*.ipynb")) + sorted(STUDENT.glob("*.ipynb")):
         if ipynb.stem not in sources:
             problems.append(f"{ipynb.relative_to(ROOT)} has no book/{ipynb.stem}.md")
     for problem in problems:
         print("OUT OF SYNC:", problem)
     if problems:
-        print("Fix: edit book/<stem>.md, then run `make notebooks` (python scripts/notebooks.py sync).")
+        print(
+            "Fix: edit book/<stem>.md, then run `make notebooks` (python scripts/notebooks.py sync), "
+            "or `python scripts/notebooks.py student` when only the student notebooks are stale."
+        )
         return 1
-    print(f"{len(sources)} notebook(s) in sync with book/")
+    print(f"{len(sources)} notebook(s) and their student notebooks in sync with book/")
+    return 0
+
+
+def student_problems(sources: dict[str, Path]) -> list[str]:
+    """A student notebook that is missing or differs from what `student` would write."""
+    from course_lib.grading.student import student_notebook_text
+
+    problems = []
+    for stem, md in sources.items():
+        target = STUDENT / f"{stem}.ipynb"
+        if not target.exists():
+            problems.append(f"{target.relative_to(ROOT)} is missing")
+        elif target.read_text(encoding="utf-8") != student_notebook_text(jupytext.read(md), stem):
+            problems.append(f"{target.relative_to(ROOT)} is stale: {md.relative_to(ROOT)} changed since")
+    return problems
+
+
+def write_student(stem: str, md: Path) -> None:
+    from course_lib.grading.student import student_notebook_text
+
+    STUDENT.mkdir(parents=True, exist_ok=True)
+    target = STUDENT / f"{stem}.ipynb"
+    tmp = target.with_suffix(".ipynb.tmp")
+    tmp.write_text(student_notebook_text(jupytext.read(md), stem), encoding="utf-8")
+    tmp.replace(target)
+    print(f"wrote {target.relative_to(ROOT)} (student notebook)")
+
+
+def student(stems: list[str]) -> int:
+    sources = chapter_sources()
+    for stem in stems or list(sources):
+        if stem not in sources:
+            print(f"no chapter book/{stem}.md", file=sys.stderr)
+            return 1
+        write_student(stem, sources[stem])
     return 0
 
 
@@ -85,6 +130,7 @@ def sync(stems: list[str]) -> int:
         nbformat.write(notebook, tmp)
         tmp.replace(target)
         print(f"wrote {target.relative_to(ROOT)} (executed, profile ci)")
+        write_student(stem, sources[stem])
     return 0
 
 
@@ -92,10 +138,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("check", help="read-only: fail if a notebook differs from its book/*.md")
-    sync_parser = sub.add_parser("sync", help="rebuild and execute notebooks/ from book/")
+    sync_parser = sub.add_parser(
+        "sync", help="rebuild and execute notebooks/ from book/, and the student ones"
+    )
     sync_parser.add_argument("stems", nargs="*")
+    student_parser = sub.add_parser("student", help="write notebooks/student/ from book/ (no execution)")
+    student_parser.add_argument("stems", nargs="*")
     args = parser.parse_args()
-    return check() if args.command == "check" else sync(args.stems)
+    if args.command == "check":
+        return check()
+    return sync(args.stems) if args.command == "sync" else student(args.stems)
 
 
 if __name__ == "__main__":

@@ -102,10 +102,11 @@ def main() -> int:
     fix = "without the fix" if args.no_wakeup else "with course_lib.execution's fix"
     print(f"{len(stems)} notebook(s) x {args.runs} runs, {args.timeout:g} s per cell, {fix}")
     start = time.perf_counter()
+    # Round-robin over the notebooks, so that a probe stopped early has covered them all.
     jobs = [
         (stem, run, args.timeout, args.stall_share, not args.no_wakeup)
-        for stem in stems
         for run in range(1, args.runs + 1)
+        for stem in stems
     ]
     with ProcessPoolExecutor(args.jobs) as pool:
         results = list(pool.map(run_once, *zip(*jobs)))

@@ -187,15 +187,14 @@ def test_repr_shows_label_data_and_grad():
     assert repr(v) == "Value(w: data=1.5, grad=0)"
 
 
-def test_draw_graph_puts_each_input_just_left_of_its_first_user():
+def test_draw_graph_puts_each_input_just_above_its_first_user():
     a, b, c = Value(1.0, label="a"), Value(2.0, label="b"), Value(3.0, label="c")
     out = a * b + c
     out.label = "out"
     fig = draw_graph(out)
-    x = {t.get_text().split("\n")[0]: t.get_position()[0] for t in fig.axes[0].texts if t.get_text()}
-    assert x["a"] == x["b"] == 0
-    assert x["[×]"] == 1
-    assert x["c"] == 1 and x["[+] out"] == 2  # c feeds the addition only
+    y = {t.get_text().split("\n")[0]: t.get_position()[1] for t in fig.axes[0].texts if t.get_text()}
+    assert y["a"] == y["b"] > y["[×]"]
+    assert y["c"] == y["[×]"] > y["[+] out"]  # c feeds the addition only
 
 
 def test_draw_unrolled_rnn_draws_every_step():
@@ -205,3 +204,23 @@ def test_draw_unrolled_rnn_draws_every_step():
     labels = {t.get_text() for t in fig.axes[0].texts}
     assert {"$x_{4}$", "$h_{4}$", "$L_{1}$", "$h_0$"} <= labels
     assert any("two paths" in label for label in labels)
+
+
+@pytest.mark.parametrize(
+    "settings, error",
+    [
+        (dict(expressions=0), ValueError),
+        (dict(expressions=5, inputs=0), ValueError),
+        (dict(expressions=2.0), TypeError),
+    ],
+)
+def test_compare_with_torch_refuses_counts_that_make_no_sense(settings, error):
+    with pytest.raises(error):
+        compare_with_torch(**settings)
+
+
+def test_a_nan_from_the_engine_is_a_disagreement_with_an_infinite_error(monkeypatch):
+    monkeypatch.setattr(Value, "tanh", lambda self: Value(float("nan")))
+    monkeypatch.setitem(OPERATIONS, "tanh", lambda u, v: u.tanh())
+    result = compare_with_torch(20, seed=0)
+    assert result.disagreements and result.largest_rel_error == math.inf

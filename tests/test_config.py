@@ -103,14 +103,21 @@ def test_accelerator_available_is_a_bool():
 # --------------------------------------------------------------------------- devices
 
 
+def _two_gpus(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+
+
 def test_get_device_honours_course_device(monkeypatch):
     monkeypatch.setenv("COURSE_DEVICE", "cpu")
     assert get_device() == torch.device("cpu")
+    _two_gpus(monkeypatch)
     monkeypatch.setenv("COURSE_DEVICE", "cuda:1")
     assert get_device() == torch.device("cuda", 1)
 
 
 def test_get_device_prefer_argument_wins(monkeypatch):
+    _two_gpus(monkeypatch)
     monkeypatch.setenv("COURSE_DEVICE", "cuda:1")
     assert get_device("cpu") == torch.device("cpu")
 
@@ -184,3 +191,111 @@ def test_banner_changes_with_profile():
     a = banner(get_profile("ci"), torch.device("cpu"), "d")
     b = banner(get_profile("gpu"), torch.device("cpu"), "d")
     assert "gpu" in b and a != b
+
+
+# --------------------------------------------------------------------------- settings that cannot work
+
+
+def test_get_profile_accepts_a_profile_and_stray_spaces():
+    assert get_profile(PROFILES["ci"]) is PROFILES["ci"]
+    assert get_profile(" ci ").name == "ci"
+    assert get_profile("CI\n").name == "ci"
+
+
+@pytest.mark.parametrize("wrong", [1, 2.5, ["ci"], b"ci"])
+def test_get_profile_of_the_wrong_type_names_what_it_expects(wrong):
+    with pytest.raises(TypeError, match="profile name such as 'ci'"):
+        get_profile(wrong)
+
+
+@pytest.mark.parametrize(
+    "field, value, words",
+    [
+        ("epochs", 0, "epochs must be at least 1"),
+        ("batch_size", 0, "batch_size must be at least 1"),
+        ("batch_size", 64.0, "batch_size must be a whole number"),
+        ("train_limit", 0, "train_limit"),
+        ("train_limit", -5, "train_limit"),
+        ("val_size", 0, "val_size must be at least 1"),
+        ("data", "everything", "data must be one of"),
+        ("mixed_precision", "False", "mixed_precision must be True or False"),
+        ("cell_timeout", 0, "cell_timeout"),
+    ],
+)
+def test_a_profile_that_cannot_work_is_refused_naming_the_field(field, value, words):
+    settings = dict(name="tiny", data="sample", epochs=1, batch_size=32, train_limit=300, val_size=100,
+                    mixed_precision=False)  # fmt: skip
+    settings[field] = value
+    with pytest.raises((TypeError, ValueError), match=words) as info:
+        Profile(**settings)
+    assert "tiny" in str(info.value)
+
+
+@pytest.mark.parametrize("spelling", ["CPU", " cpu", "cpu ", "Cpu"])
+def test_course_device_is_stripped_and_case_insensitive(monkeypatch, spelling):
+    monkeypatch.setenv("COURSE_DEVICE", spelling)
+    assert get_device() == torch.device("cpu")
+
+
+@pytest.mark.parametrize("value", ["garbage", "cuda:x", "1"])
+def test_course_device_that_is_not_a_device_names_the_variable(monkeypatch, value):
+    monkeypatch.setenv("COURSE_DEVICE", value)
+    with pytest.raises(ValueError) as info:
+        get_device()
+    message = str(info.value)
+    assert "COURSE_DEVICE" in message and repr(value) in message
+    assert "unset" in message.lower()
+
+
+@pytest.mark.parametrize("value", ["cuda", "cuda:0", "gpu", "GPU", "mps"])
+def test_course_device_that_this_machine_lacks_is_refused(monkeypatch, value):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    monkeypatch.setenv("COURSE_DEVICE", value)
+    with pytest.raises(ValueError, match="COURSE_DEVICE"):
+        get_device()
+
+
+def test_a_gpu_index_past_the_last_gpu_is_refused(monkeypatch):
+    _two_gpus(monkeypatch)
+    monkeypatch.setenv("COURSE_DEVICE", "cuda:2")
+    with pytest.raises(ValueError, match="2 CUDA device"):
+        get_device()
+    with pytest.raises(ValueError, match="get_device"):
+        get_device("cuda:5")
+
+
+def test_course_device_gpu_means_the_accelerator(monkeypatch):
+    _two_gpus(monkeypatch)
+    monkeypatch.setenv("COURSE_DEVICE", "gpu")
+    assert get_device().type == "cuda"
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("1", True), ("true", True), ("TRUE", True), ("True", True), (" yes ", True), ("on", True),
+    ("", False), ("0", False), ("false", False), ("No", False), ("off", False),
+])  # fmt: skip
+def test_course_offline_accepts_the_usual_spellings(monkeypatch, value, expected):
+    monkeypatch.setenv("COURSE_OFFLINE", value)
+    assert config.env_flag("COURSE_OFFLINE") is expected
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", "ja"])
+def test_course_offline_that_is_neither_on_nor_off_is_refused(monkeypatch, value):
+    monkeypatch.setenv("COURSE_OFFLINE", value)
+    with pytest.raises(ValueError, match="COURSE_OFFLINE"):
+        config.env_flag("COURSE_OFFLINE")
+
+
+@pytest.mark.parametrize(
+    "seed, error", [(1.5, TypeError), (-1, ValueError), (2**32, ValueError), ("0", TypeError)]
+)
+def test_seed_everything_refuses_seeds_numpy_cannot_take(seed, error):
+    with pytest.raises(error, match="seed"):
+        seed_everything(seed)
+
+
+def test_banner_takes_a_profile_name_and_a_device_name():
+    assert banner("ci", "cpu", "d") == banner(get_profile("ci"), torch.device("cpu"), "d")
+    with pytest.raises(TypeError, match="profile name"):
+        banner(3, "cpu", "d")

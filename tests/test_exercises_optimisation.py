@@ -195,3 +195,9 @@ def test_nesterov_returning_one_tensor_fails():
     reference = solution_function("nesterov_step")
     verdict = check_nesterov_step(lambda *args: reference(*args)[0])
     assert not verdict.passed and "two tensors" in verdict.message
+
+
+@pytest.mark.parametrize("steps, error", [(-1, ValueError), (20.0, TypeError)])
+def test_gradient_descent_losses_refuses_a_step_count_that_is_not_one(steps, error):
+    with pytest.raises(error, match="steps"):
+        gradient_descent_losses(B, B_START, 0.1, steps)

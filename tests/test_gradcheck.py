@@ -11,8 +11,10 @@ from course_lib.gradcheck import (
     autograd_gradient,
     check_gradients,
     classify,
+    max_rel_error,
     numerical_gradient,
     rel_error,
+    rel_errors,
 )
 
 DT = torch.float64
@@ -118,3 +120,48 @@ def test_check_gradients_rejects_mismatched_arguments():
         check_gradients(lambda v, w: v.sum(), (x, x), [torch.ones(3)])
     with pytest.raises(ValueError, match="names"):
         check_gradients(lambda v: v.sum(), x, torch.ones(3), names=["a", "b"])
+
+
+def test_rel_errors_is_elementwise_and_rel_error_its_largest():
+    a, b = torch.tensor([1.0, 2.0, 0.0]), torch.tensor([1.0, 2.2, 0.0])
+    errors = rel_errors(a, b)
+    assert errors.shape == (3,) and errors.dtype == torch.float64
+    assert errors.tolist() == pytest.approx([0.0, 0.2 / 4.2, 0.0])
+    assert rel_error(a, b) == max_rel_error(a, b) == errors.max().item()
+    assert max_rel_error(torch.zeros(0), torch.zeros(0)) == 0.0
+
+
+def _tanh_loss_and_float32_gradients():
+    g = torch.Generator().manual_seed(4)
+    W = torch.randn(4, 3, generator=g, dtype=DT)
+    x = torch.randn(3, generator=g, dtype=DT)
+    W32, x32 = W.float().requires_grad_(True), x.float().requires_grad_(True)
+    torch.tanh(W32 @ x32).pow(2).sum().backward()
+    return (lambda M, v: torch.tanh(M @ v).pow(2).sum()), (W, x), (W32.grad, x32.grad)
+
+
+def test_a_right_float32_gradient_passes_as_good_for_float32():
+    f, inputs, analytic = _tanh_loss_and_float32_gradients()
+    report = check_gradients(f, inputs, analytic, names=["W", "x"])
+    assert report.passed and report.verdict == "good for float32"
+    assert report.max_error > 1e-9, "float32 really is coarser than the float64 bands"
+
+
+def test_a_wrong_float32_gradient_fails_and_says_it_is_float32():
+    f, inputs, (gW, gx) = _tanh_loss_and_float32_gradients()
+    with pytest.raises(GradientCheckError, match="float32"):
+        check_gradients(f, inputs, (gW * 1.01, gx), names=["W", "x"])
+
+
+def test_half_precision_gradients_are_refused():
+    x = torch.ones(3, dtype=DT)
+    with pytest.raises(TypeError, match="float16"):
+        check_gradients(lambda v: v.sum(), x, torch.ones(3, dtype=torch.float16))
+
+
+def test_f_that_closes_over_a_float32_tensor_is_told_why_it_fails():
+    W32 = torch.ones(2, 3)
+    with pytest.raises(TypeError, match=r"float64 copies of the inputs.*W.double\(\)"):
+        check_gradients(lambda v: (W32 @ v).sum(), torch.ones(3), torch.full((3,), 2.0, dtype=DT))
+    with pytest.raises(TypeError, match="float64 copies"):
+        autograd_gradient(lambda v: (W32 @ v).sum(), torch.ones(3))

@@ -136,9 +136,91 @@ def test_predict_logits_batches_equal_one_forward(model_cls):
         expected = model(x)
     model.train()
     result = predict_logits(model, x, batch_size=10)
-    assert not model.training, "predict_logits evaluates in eval mode"
+    assert model.training, "predict_logits evaluates in eval mode, then gives the mode back"
     assert result.shape == (53, 10)
     assert result.dtype == torch.float32
     assert not result.requires_grad
     torch.testing.assert_close(result, expected, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(predict_logits(model, x, batch_size=1000), expected, atol=1e-5, rtol=1e-5)
+
+
+# --------------------------------------------------------------------------- inputs that make no sense
+
+
+@pytest.mark.parametrize(
+    "predictions, targets, num_classes, words",
+    [
+        ([10, 1, 2, 3], [0, 1, 2, 3], 10, "label 10, but there are 10 classes"),
+        ([0, -1, 2, 3], [0, 1, 2, 3], 10, "label -1"),
+        ([0, 1, 2, 3], [0, 1, 2, 7], 5, "label 7, but there are 5 classes"),
+        ([0, 1, 2, 3], [-1, 1, 2, 3], 10, "label -1"),
+        ([9, 1], [10, 1], 10, "label 10"),
+        ([0, 1, 2], [0, 1], 3, "3 predictions .* 2 targets"),
+        ([], [], 3, "empty"),
+    ],
+)
+def test_confusion_matrix_refuses_labels_outside_the_classes(predictions, targets, num_classes, words):
+    with pytest.raises(ValueError, match=words):
+        confusion_matrix(torch.tensor(predictions), torch.tensor(targets, dtype=torch.long), num_classes)
+
+
+@pytest.mark.parametrize("num_classes", [0, -3, 2.0])
+def test_confusion_matrix_refuses_a_nonsense_class_count(num_classes):
+    with pytest.raises((TypeError, ValueError), match="num_classes"):
+        confusion_matrix(torch.tensor([0]), torch.tensor([0]), num_classes)
+
+
+def test_confusion_matrix_refuses_logits_with_another_class_count():
+    with pytest.raises(ValueError, match="4 columns but num_classes is 3"):
+        confusion_matrix(torch.zeros(2, 4), torch.tensor([0, 1]), 3)
+
+
+def test_accuracy_refuses_empty_inputs():
+    with pytest.raises(ValueError, match="empty"):
+        accuracy(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long))
+
+
+def test_accuracy_refuses_one_score_per_example():
+    """argmax over a single column is always 0: 0.25 for four right answers, before."""
+    with pytest.raises(ValueError, match=r"one score per example.*\(p > 0.5\)"):
+        accuracy(torch.tensor([[0.9], [0.8], [0.1], [0.7]]), torch.tensor([1, 1, 0, 1]))
+
+
+def test_accuracy_refuses_logits_with_fewer_classes_than_the_labels():
+    with pytest.raises(ValueError, match="label 3, but there are 3 classes"):
+        accuracy(torch.zeros(4, 3), torch.tensor([0, 1, 2, 3]))
+
+
+def test_accuracy_refuses_float_predictions_of_one_dimension():
+    with pytest.raises(TypeError, match="integer class labels"):
+        accuracy(torch.tensor([0.9, 0.1]), torch.tensor([1, 0]))
+
+
+def test_accuracy_takes_numpy_arrays_and_lists():
+    import numpy as np
+
+    assert accuracy(np.array([0, 1, 1]), np.array([0, 1, 0])) == pytest.approx(2 / 3)
+    assert accuracy([0, 1, 1], [0, 1, 1]) == 1.0
+
+
+@pytest.mark.parametrize("k", [-1, 2.5])
+def test_most_confident_mistakes_refuses_a_nonsense_k(k):
+    with pytest.raises((TypeError, ValueError), match="k must"):
+        most_confident_mistakes(torch.zeros(3, 4), torch.tensor([0, 1, 2]), k=k)
+
+
+def test_predict_logits_of_no_images_is_empty_and_keeps_the_mode():
+    model = ClassicCNN()
+    model.train()
+    logits = predict_logits(model, torch.zeros(0, 1, 28, 28))
+    assert logits.shape == (0, 10)
+    assert model.training
+
+
+def test_predict_logits_restores_the_mode_it_found():
+    model = ClassicCNN()
+    for training in (True, False):
+        model.train(training)
+        predict_logits(model, torch.zeros(3, 1, 28, 28))
+        assert model.training is training
+        assert all(m.training is training for m in model.modules())

@@ -130,3 +130,13 @@ def test_check_image_batch_accepts_good_batches():
     check_image_batch(torch.zeros(3, 1, 28, 28), "m")
     check_image_batch(torch.zeros(3, 3, 32, 32), "m", channels=3, size=32)
     check_image_batch(torch.zeros(3, 1, 28, 28, dtype=torch.float64), "m")
+
+
+@pytest.mark.parametrize("model_cls", [ClassicCNN, SoftmaxRegression])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16])
+def test_images_of_another_float_type_than_the_weights_say_how_to_convert(model_cls, dtype):
+    with pytest.raises(
+        TypeError, match=r"weights are torch.float32 but the images are .*x.to\(torch.float32\)"
+    ):
+        model_cls()(torch.zeros(2, 1, 28, 28, dtype=dtype))
+    assert model_cls().double()(torch.zeros(2, 1, 28, 28, dtype=torch.float64)).dtype == torch.float64

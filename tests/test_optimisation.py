@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+from types import SimpleNamespace
 
 import pytest
 import torch
+from figure_checks import legibility_problems
 from matplotlib.figure import Figure
 from torch import nn
 
@@ -59,6 +62,22 @@ def test_figures_come_back_as_figures():
     assert len(fig.axes) == 2
 
 
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda: plot_paths({"gd": gd_path(A, START, 0.1, 10), "adam": gd_path(A, START, 0.05, 10)}, A),
+        lambda: plot_lr_panels(A, START, (0.1, 0.5, 0.95, 1.04), steps=25),
+        lambda: plot_path_panels(
+            {"axis-aligned": (A, {"gd": START[None]}), "turned by 45°": (A, {"gd": START[None]})}
+        ),
+    ],
+    ids=["paths", "learning-rate panels", "path panels"],
+)
+def test_figures_are_legible_at_the_page_width(draw):
+    """The chapter's four learning-rate panels were 13 inches wide: 5 pt text on the page."""
+    assert legibility_problems(draw()) == []
+
+
 def test_lr_explorer_is_not_created_on_the_static_site(monkeypatch):
     monkeypatch.setenv("COURSE_STATIC_OUTPUT", "1")
     assert optimisation.lr_explorer(A, START) is None
@@ -108,3 +127,68 @@ def test_validate_returns_loss_and_accuracy_and_restores_the_mode(small_mnist):
     model.eval()
     validate(model, small_mnist.val)
     assert not model.training
+
+
+# ----------------------------------------------------------------- settings that cannot work
+
+
+@pytest.mark.parametrize(
+    "change, error, words",
+    [
+        (dict(epochs=0), ValueError, "epochs must be at least 1"),
+        (dict(epochs=2.0), TypeError, "epochs=2"),
+        (dict(batch_size=0), ValueError, "batch_size must be at least 1"),
+        (dict(seed="0"), TypeError, "seed must be a whole number"),
+    ],
+)
+def test_train_refuses_sizes_that_make_no_sense(small_mnist, change, error, words):
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    settings = dict(epochs=1, batch_size=64) | change
+    with pytest.raises(error, match=words):
+        train(
+            model, torch.optim.SGD(model.parameters(), lr=0.1), small_mnist.train, small_mnist.val, **settings
+        )
+
+
+def test_train_refuses_an_optimiser_of_another_model(small_mnist):
+    model, other = nn.Linear(784, 10), nn.Linear(784, 10)
+    with pytest.raises(ValueError, match="none of this model's parameters"):
+        train(
+            model,
+            torch.optim.SGD(other.parameters(), lr=0.1),
+            small_mnist.train,
+            small_mnist.val,
+            epochs=1,
+            batch_size=64,
+        )
+    with pytest.raises(TypeError, match="torch.optim optimizer"):
+        train(model, "adam", small_mnist.train, small_mnist.val, epochs=1, batch_size=64)
+
+
+def test_train_records_a_diverging_run_instead_of_stopping(small_mnist):
+    """A learning-rate sweep must see the rates that diverge: they are recorded, not raised."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=1e6)
+    record = train(model, opt, small_mnist.train, small_mnist.val, epochs=1, batch_size=64)
+    assert not all(map(math.isfinite, record.train_loss)) or record.train_loss[-1] > 1e3
+    assert record.val_acc[-1] < 0.5
+
+
+def test_validate_refuses_an_empty_or_mismatched_split():
+    from course_lib.data import Split
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    with pytest.raises(ValueError, match="0 images and 0 labels"):
+        validate(model, Split(torch.zeros(0, 1, 28, 28), torch.zeros(0, dtype=torch.long)))
+    mismatched = SimpleNamespace(x=torch.zeros(4, 1, 28, 28), y=torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match="4 images and 3 labels"):
+        validate(model, mismatched)  # a Split refuses this itself; any object with x and y
+
+
+@pytest.mark.parametrize("steps, error", [(-1, ValueError), (2.5, TypeError), ("10", TypeError)])
+def test_run_refuses_a_step_count_that_makes_no_sense(steps, error):
+    with pytest.raises(error, match="steps"):
+        run(momentum_rule, A, START, steps, lr=0.1, momentum=0.5)
+    with pytest.raises(error, match="steps"):
+        run_torch(lambda p: torch.optim.SGD(p, lr=0.1), A, START, steps)

@@ -11,8 +11,11 @@ import torch
 from figure_checks import legibility_problems
 from matplotlib.figure import Figure
 
+from course_lib.autograd import Value
 from course_lib.plots import (
     PAGE_WIDTH_INCHES,
+    draw_graph,
+    draw_unrolled_rnn,
     plot_class_balance,
     plot_confusion_matrix,
     plot_history,
@@ -125,6 +128,42 @@ def confident_mistakes_grid():
     return show_images(torch.rand(12, 1, 28, 28), titles=titles, ncols=6, size=1.6)
 
 
+def sigmoid_neuron_loss() -> Value:
+    """The backprop chapter's first graph (book/backprop.md, section 1): seven levels deep."""
+    x, w, b, y = 1.5, 0.8, -0.5, 0.2
+    wv, bv = Value(w, label="w"), Value(b, label="b")
+    zv = wv * x + bv
+    zv.label = "z"
+    av = zv.sigmoid()
+    av.label = "a"
+    loss = 0.5 * (av - y) ** 2
+    loss.label = "L"
+    loss.backward()
+    return loss
+
+
+def first_neuron_loss() -> Value:
+    """The worked example's first neuron (book/backprop.md, section 4): nine levels, six inputs
+    in the first; drawn left to right it was 14.4 inches wide and its boxes overlapped."""
+    x, w, b, y = [1.0, 2.0, 3.0], [0.5, 0.3, 0.7], 0.2, 0.1
+    xs = [Value(v, label=f"x{j + 1}") for j, v in enumerate(x)]
+    ws = [Value(v, label=f"W1{j + 1}") for j, v in enumerate(w)]
+    b1 = Value(b, label="b1")
+    z1 = ws[0] * xs[0] + ws[1] * xs[1] + ws[2] * xs[2] + b1
+    loss = 0.5 * (y - z1.sigmoid()) ** 2
+    loss.backward()
+    return loss
+
+
+def wide_graph() -> Value:
+    """Sixteen inputs on one level, more than fit across the page: they continue below."""
+    terms = [Value(float(i), label=f"x{i}") * Value(0.5, label=f"w{i}") for i in range(8)]
+    while len(terms) > 1:
+        terms = [a + b for a, b in zip(terms[::2], terms[1::2])]
+    terms[0].backward()
+    return terms[0]
+
+
 SHARED_FIGURES = {
     "confident mistakes": confident_mistakes_grid,
     "digit grid": lambda: show_images(torch.rand(24, 1, 28, 28), titles=list(range(24)), ncols=8),
@@ -136,6 +175,14 @@ SHARED_FIGURES = {
         History([1.0, 0.5, 0.3], [0.6, 0.8, 0.9], [1.1, 0.6, 0.5], [0.55, 0.75, 0.8], [0.1] * 3), "run"
     ),
     "confusion matrix": lambda: plot_confusion_matrix(torch.randint(0, 999, (10, 10)), CLASSES),
+    "computation graph": lambda: draw_graph(
+        sigmoid_neuron_loss(), title="one sigmoid neuron: forward values and backward gradients"
+    ),
+    "worked example's graph": lambda: draw_graph(
+        first_neuron_loss(), title="first neuron of the worked example"
+    ),
+    "graph too wide for one line": lambda: draw_graph(wide_graph()),
+    "unrolled RNN": lambda: draw_unrolled_rnn(steps=3, highlight=2),
 }
 
 
@@ -144,6 +191,12 @@ def test_shared_figures_are_legible_at_the_page_width(name):
     """Text at least 9 pt once the figure is shown at the page's width; no text runs into other text
     or into another panel's image (the MNIST project's mistakes grid used to hide half its titles)."""
     assert legibility_problems(SHARED_FIGURES[name]()) == []
+
+
+@pytest.mark.parametrize("name", [name for name in SHARED_FIGURES if "graph" in name])
+def test_computation_graphs_fit_the_page_without_shrinking(name):
+    """A graph is drawn no wider than the page, so its boxes' 9 pt text is 9 pt on the page."""
+    assert SHARED_FIGURES[name]().get_figwidth() <= PAGE_WIDTH_INCHES + 1e-9
 
 
 def test_show_images_is_never_wider_than_the_page():
@@ -159,3 +212,11 @@ def test_legibility_check_catches_overlapping_titles_and_small_text():
     problems = legibility_problems(fig)
     assert any("pt on the page" in p for p in problems)  # 9 pt on a 12-inch figure: 5.9 pt
     assert any("runs into the image" in p or "overlaps" in p for p in problems)
+
+
+def test_history_ticks_whole_epochs_only():
+    history = History([1.0, 0.5, 0.3], [0.6, 0.8, 0.9], [1.1, 0.6, 0.5], [0.55, 0.75, 0.8], [0.1] * 3)
+    fig = plot_history(history)
+    for ax in fig.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(t == int(t) for t in ticks), ticks

@@ -7,12 +7,9 @@ back. ``tests/test_exercises_mnist.py`` runs each against the chapter's referenc
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import torch
 
-from ..checks import Wrong, checker
+from ..checks import Wrong, answer_number, answer_tensor, checker, matches
 from ..conv import shift_images
 from ..metrics import accuracy, confusion_matrix, predict_logits
 
@@ -32,15 +29,12 @@ def check_confusion_matrix(student_fn) -> str:
         cases.append((torch.randint(c, (n,), generator=g), torch.randint(c, (n,), generator=g), c))
     for predicted, true, num_classes in cases:
         expected = confusion_matrix(predicted, true, num_classes)
+        hint = f"{num_classes} classes need {num_classes} rows and columns, even classes that never occur."
         got = student_fn(predicted.clone(), true.clone(), num_classes)
-        if not isinstance(got, torch.Tensor):
-            raise Wrong(f"expected a torch.Tensor, got {type(got).__name__}.")
-        if tuple(got.shape) != tuple(expected.shape):
-            raise Wrong(
-                f"expected shape {tuple(expected.shape)} for {num_classes} classes, got "
-                f"{tuple(got.shape)}. Classes that never occur still get a row and a column."
-            )
-        got = got.long().cpu()
+        got = answer_tensor(got, "your confusion matrix", expected.shape, hint=hint)
+        if got.is_floating_point() and not torch.equal(got, got.round()):
+            raise Wrong("a confusion matrix holds counts: every entry must be a whole number.")
+        got = got.long()
         if torch.equal(got, expected):
             continue
         if torch.equal(got, expected.T):
@@ -58,14 +52,8 @@ def check_confusion_matrix(student_fn) -> str:
 
 
 def _as_fraction(value, what: str) -> float:
-    """A Python float, NumPy scalar or 0-dim tensor as a float in [0, 1]; anything else is Wrong."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise Wrong(f"report {what} as a number such as 0.912, got {type(value).__name__} {value!r}.")
-    value = float(value)
-    if not math.isfinite(value):
-        raise Wrong(f"{what} came out as {value}, which is not a finite number.")
+    """A Python or NumPy number, or a one-element tensor, as a float in [0, 1]; else Wrong."""
+    value = answer_number(value, what, example="0.912")
     if 1 < value <= 100:
         raise Wrong(f"{value} looks like a percentage: give {what} as a fraction between 0 and 1.")
     if not 0 <= value <= 1:
@@ -84,7 +72,7 @@ def _trained_enough(model, data, floor: float = 0.5) -> float:
     return val_acc
 
 
-@checker("Exercise 2, training on fewer digits")
+@checker("Exercise 2, training on fewer digits", time_limit=None)  # the answer trains a model
 def check_reported_accuracy(experiment, data) -> str:
     """``experiment()`` must return ``(model, reported)``: a trained model and its validation accuracy.
 
@@ -92,7 +80,7 @@ def check_reported_accuracy(experiment, data) -> str:
     so reporting the test accuracy fails. Used by book/mnist_project.md, exercise 2.
     """
     result = experiment()
-    if not isinstance(result, tuple) or len(result) != 2:
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
         raise Wrong(f"return a pair (model, validation_accuracy), got {type(result).__name__}.")
     model, reported = result
     if not isinstance(model, torch.nn.Module):
@@ -123,30 +111,25 @@ def check_random_shift(student_fn) -> str:
     images = torch.rand(64, 1, 28, 28, generator=g) * 0.9 + 0.1  # no blank pixels: a shift shows
     original = images.clone()
     out = student_fn(images, 0, torch.Generator().manual_seed(0))
-    if not isinstance(out, torch.Tensor) or out.shape != images.shape:
-        raise Wrong(
-            f"expected a tensor of shape {tuple(images.shape)}, got "
-            f"{getattr(out, 'shape', type(out).__name__)}."
-        )
-    if not torch.equal(out, original):
+    out = answer_tensor(out, "your batch with max_shift=0", images.shape)
+    if not matches(out, original, rtol=0.0, atol=0.0):
         raise Wrong("with max_shift=0 every image must come back unchanged.")
     max_shift = 2
     out = student_fn(images, max_shift, torch.Generator().manual_seed(0))
     if not torch.equal(images, original):
         raise Wrong("your function changed its input in place: return new tensors instead.")
-    if out.shape != images.shape:
-        raise Wrong(f"expected shape {tuple(images.shape)}, got {tuple(out.shape)}.")
+    out = answer_tensor(out, "your shifted batch", images.shape)
     shifts = []
     for i in range(len(images)):
         found = [
             (dy, dx)
             for dy in range(-max_shift, max_shift + 1)
             for dx in range(-max_shift, max_shift + 1)
-            if torch.allclose(out[i], shift_images(images[i], dx, dy))
+            if matches(out[i], shift_images(images[i], dx, dy))
         ]
         if not found:
             wrapped = any(
-                torch.allclose(out[i], images[i].roll((dy, dx), dims=(-2, -1)))
+                matches(out[i], images[i].roll((dy, dx), dims=(-2, -1)))
                 for dy in range(-max_shift, max_shift + 1)
                 for dx in range(-max_shift, max_shift + 1)
             )
@@ -165,14 +148,14 @@ def check_random_shift(student_fn) -> str:
     return f"{len(images)} images, {len(set(shifts))} different shifts, all within ±{max_shift} pixels."
 
 
-@checker("Exercise 3, training with random shifts")
+@checker("Exercise 4, training with random shifts", time_limit=None)  # the answer trains a model
 def check_augmented_training(train_fn, plain_model, data, shift: tuple[int, int] = (3, 3)) -> str:
     """``train_fn()`` must return a newly trained model; it is compared with ``plain_model``.
 
     Both are measured on the validation split, as it is and with every digit moved by
     ``shift`` = (dx, dy) pixels. The checker asks only that the model is trained and is not
     the plain one; the numbers say whether the augmentation helped. Used by
-    book/mnist_project.md, exercise 3.
+    book/mnist_project.md, exercise 4.
     """
     model = train_fn()
     if not isinstance(model, torch.nn.Module):

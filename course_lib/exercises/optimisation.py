@@ -7,20 +7,13 @@ reference solution (must pass), the empty stub and plausible wrong answers (must
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import torch
 
-from ..checks import Wrong, checker
+from .._require import require_int
+from ..checks import Wrong, answer_number, checker, matches, precision_note
 from .backprop import DTYPE, _tensor_or_wrong
 
-
-def _tolerances(values) -> dict:
-    """rtol/atol for comparing answers: float64 tight, float32 to float32 rounding."""
-    if any(isinstance(v, torch.Tensor) and v.dtype in (torch.float32, torch.float16) for v in values):
-        return {"rtol": 1e-5, "atol": 1e-6}
-    return {"rtol": 1e-9, "atol": 1e-12}
+TIGHT = {"rtol": 1e-9, "atol": 1e-12}  # for a float64 answer; matches() allows float32 its rounding
 
 
 # ----------------------------------------------------------------- exercise 1: one Adam step
@@ -64,30 +57,29 @@ def check_adam_step(student_fn) -> str:
             raise Wrong("return three tensors: (new_param, new_m, new_v).")
         setting = f"t={t}, lr={lr}, betas={betas}, eps={eps}, weight_decay={wd}"
         names = ("new_param", "new_m", "new_v")
-        tolerance = _tolerances(got)
         got = [_tensor_or_wrong(x, name, param.shape) for x, name in zip(got, names)]
         for i in (1, 2, 0):  # the moments first: a wrong moment explains a wrong step
             name, value, want = names[i], got[i], expected[i]
-            if torch.allclose(value, want, **tolerance):
+            if matches(value, want, **TIGHT):
                 continue
             b1, b2 = betas
             grad_wd = grad + wd * param
             m_new, v_new = b1 * m + (1 - b1) * grad_wd, b2 * v + (1 - b2) * grad_wd**2
-            if name == "new_param" and torch.allclose(value, param - lr * m_new / (v_new.sqrt() + eps)):
+            if name == "new_param" and matches(value, param - lr * m_new / (v_new.sqrt() + eps)):
                 raise Wrong(
                     f"with {setting} your step has no bias correction: divide m by 1 - β₁^t and v by "
                     "1 - β₂^t before the update (they start at zero, so early averages are too small)."
                 )
             if wd and name in ("new_param", "new_m"):
                 m_plain = b1 * m + (1 - b1) * grad
-                if torch.allclose(got[1], m_plain):
+                if matches(got[1], m_plain):
                     raise Wrong(
                         f"with {setting}: torch.optim.Adam adds weight_decay * param to the gradient "
                         "before the moments (L2 regularisation); decoupled decay is AdamW."
                     )
             raise Wrong(
                 f"{name} differs from torch.optim.Adam with {setting}: expected "
-                f"{want[:3].tolist()}..., got {value[:3].tolist()}..."
+                f"{want[:3].tolist()}..., got {value[:3].tolist()}...{precision_note(value, want)}"
             )
     return f"all {len(cases)} steps match torch.optim.Adam (with and without weight decay)."
 
@@ -100,6 +92,7 @@ def gradient_descent_losses(hessian: torch.Tensor, start: torch.Tensor, lr: floa
 
     Used by book/optimisation.md, exercise 2. Returns ``steps + 1`` losses.
     """
+    steps = require_int("steps", steps, 0)
     w = start.to(DTYPE).clone()
     hessian = hessian.to(DTYPE)
     losses = [0.5 * w @ hessian @ w]
@@ -120,14 +113,7 @@ def check_lr_reading(largest_stable_lr, hessian: torch.Tensor) -> str:
     """
     if callable(largest_stable_lr):
         largest_stable_lr = largest_stable_lr()
-    if isinstance(largest_stable_lr, torch.Tensor) and largest_stable_lr.numel() == 1:
-        largest_stable_lr = largest_stable_lr.item()
-    if isinstance(largest_stable_lr, bool) or not isinstance(largest_stable_lr, numbers.Real):
-        kind = type(largest_stable_lr).__name__
-        raise Wrong(f"report a number such as 0.05, got {kind} {largest_stable_lr!r}.")
-    reading = float(largest_stable_lr)
-    if not math.isfinite(reading):
-        raise Wrong(f"{reading} is not a learning rate: report a finite number.")
+    reading = answer_number(largest_stable_lr, "your learning rate")
     eigenvalues = torch.linalg.eigvalsh(hessian.to(DTYPE))
     low, high = eigenvalues.min().item(), eigenvalues.max().item()
     answer = 2 / high
@@ -185,18 +171,17 @@ def check_nesterov_step(student_fn) -> str:
         got = student_fn(param.clone(), grad.clone(), buffer.clone(), lr, momentum)
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             raise Wrong("return two tensors: (new_param, new_buffer).")
-        tolerance = _tolerances(got)
         new_param = _tensor_or_wrong(got[0], "new_param", param.shape)
         new_buffer = _tensor_or_wrong(got[1], "new_buffer", param.shape)
         setting = f"lr={lr}, momentum={momentum}"
-        if not torch.allclose(new_buffer, expected[1], **tolerance):
+        if not matches(new_buffer, expected[1], **TIGHT):
             raise Wrong(
                 f"new_buffer differs from torch.optim.SGD with {setting}: the buffer is updated "
-                "as in plain momentum, u <- μ u + g."
+                "as in plain momentum, u <- μ u + g." + precision_note(new_buffer, expected[1])
             )
-        if torch.allclose(new_param, expected[0], **tolerance):
+        if matches(new_param, expected[0], **TIGHT):
             continue
-        if torch.allclose(new_param, param - lr * expected[1]):
+        if matches(new_param, param - lr * expected[1]):
             raise Wrong(
                 f"with {setting} you took the plain momentum step w - η u; Nesterov's step looks "
                 "ahead: w - η (g + μ u), with the new u."
@@ -204,5 +189,6 @@ def check_nesterov_step(student_fn) -> str:
         raise Wrong(
             f"new_param differs from torch.optim.SGD(nesterov=True) with {setting}: expected "
             f"{expected[0][:3].tolist()}..., got {new_param[:3].tolist()}..."
+            + precision_note(new_param, expected[0])
         )
     return f"all {len(cases)} steps match torch.optim.SGD(nesterov=True)."
