@@ -10,6 +10,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from .plots import PAGE_WIDTH_INCHES
+
 FONT = 10
 
 
@@ -74,15 +76,17 @@ def plot_trajectories(panels: dict, ncols: int = 2):
     return fig
 
 
-def plot_ring_grid(real, runs: dict, centres):
+def plot_ring_grid(real, runs: dict, centres, max_seeds: int = 4):
     """One row per training variant, one column per seed: samples over the real ring (section 4).
 
-    ``runs`` maps a variant's name to samples of shape (n, seeds, 2).
+    ``runs`` maps a variant's name to samples of shape (n, seeds, 2); the first
+    ``max_seeds`` seeds are drawn, so that the panels stay large enough to read.
     """
     real = torch.as_tensor(real).detach().cpu()
-    seeds = next(iter(runs.values())).shape[1]
+    seeds = min(next(iter(runs.values())).shape[1], max_seeds)
+    side = min(2.0, (PAGE_WIDTH_INCHES - 0.4) / seeds)
     fig, axes = plt.subplots(
-        len(runs), seeds, figsize=(1.9 * seeds + 0.4, 2.0 * len(runs) + 0.3), squeeze=False
+        len(runs), seeds, figsize=(side * seeds + 0.4, side * len(runs) + 0.3), squeeze=False
     )
     for row, (name, samples) in zip(axes, runs.items()):
         samples = torch.as_tensor(samples).detach().cpu()
@@ -110,9 +114,11 @@ def plot_ring_grid(real, runs: dict, centres):
 def plot_image_rows(rows: dict, size: float = 0.9):
     """Rows of images, one row per key, the key written at the left (sections 5 to 8).
 
-    ``rows`` maps a label to pixels (n, 1, H, W) in [0, 1]; every row has the same n.
+    ``rows`` maps a label to pixels (n, 1, H, W) in [0, 1]. Images are ``size`` inches
+    across, or less when that is needed for the row to fit the page width.
     """
     ncols = max(len(images) for images in rows.values())
+    size = min(size, (PAGE_WIDTH_INCHES - 1.3) / ncols)
     fig, axes = plt.subplots(
         len(rows), ncols, figsize=(ncols * size + 1.3, len(rows) * size + 0.2), squeeze=False
     )
