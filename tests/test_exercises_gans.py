@@ -16,9 +16,14 @@ from course_lib.exercises.gans import (
     check_r1_penalty,
     check_train_step,
 )
-from course_lib.models import ClassicCNN
 
-NAMES = {"discriminator_loss": gan.discriminator_loss, "generator_loss": gan.generator_loss}
+NAMES = {
+    "discriminator_loss": gan.discriminator_loss,
+    "generator_loss": gan.generator_loss,
+    "frechet_distance": gan.frechet_distance,
+    "class_coverage": gan.class_coverage,
+    "precision_recall": gan.precision_recall,
+}
 
 
 def solution(name: str, stub: bool = False):
@@ -214,62 +219,61 @@ def test_frechet_accepts_tensors_and_float32_answers():
 # ----------------------------------------------------------------- exercise 4
 
 
-@pytest.fixture(scope="module")
-def judged():
-    """A (random) judge, reference features and samples: enough to check a report's arithmetic."""
-    torch.manual_seed(0)
-    judge = gan.ClassifierFeatures(ClassicCNN(), mean=0.13, std=0.31)
-    g = torch.Generator().manual_seed(1)
-    reference = judge.features(torch.rand(300, 1, 28, 28, generator=g))
-    samples = torch.rand(150, 1, 28, 28, generator=g)
-    features = judge.features(samples)
-    report = {
-        "fd": gan.frechet_distance(features, reference),
-        "min_share": gan.class_coverage(judge.classify(samples), 10).min_share,
-        "recall": gan.precision_recall(reference, features)[1],
-    }
-    return judge, reference, samples, report
-
-
-def test_smoothing_reference_passes_and_stub_is_not_implemented(judged):
-    judge, reference, samples, report = judged
-    verdict = check_label_smoothing(solution("smoothed_loss"), report, samples, judge, reference)
+def test_smoothing_reference_passes_and_stub_is_not_implemented():
+    verdict = check_label_smoothing(solution("smoothed_loss"), solution("sample_report"))
     assert verdict.passed, verdict.message
-    stub = check_label_smoothing(solution("smoothed_loss", stub=True), report, samples, judge, reference)
+    stub = check_label_smoothing(solution("smoothed_loss", stub=True), solution("sample_report"))
+    assert not stub.passed and "not implemented" in stub.message
+    stub = check_label_smoothing(solution("smoothed_loss"), solution("sample_report", stub=True))
     assert not stub.passed and "not implemented" in stub.message
 
 
-def test_two_sided_smoothing_fails_with_a_hint(judged):
-    judge, reference, samples, report = judged
-
+def test_two_sided_smoothing_fails_with_a_hint():
     def two_sided(real, fake):
         return F.binary_cross_entropy_with_logits(
             real, torch.full_like(real, 0.9)
         ) + F.binary_cross_entropy_with_logits(fake, torch.full_like(fake, 0.1))
 
-    verdict = check_label_smoothing(two_sided, report, samples, judge, reference)
+    verdict = check_label_smoothing(two_sided, solution("sample_report"))
     assert not verdict.passed and "one-sided" in verdict.message
 
 
-def test_smoothing_towards_the_wrong_target_fails(judged):
-    judge, reference, samples, report = judged
-
+def test_smoothing_towards_the_wrong_target_fails():
     def wrong(real, fake):
         return F.binary_cross_entropy_with_logits(real, torch.full_like(real, 0.1)) + F.softplus(fake).mean()
 
-    assert not check_label_smoothing(wrong, report, samples, judge, reference).passed
+    assert not check_label_smoothing(wrong, solution("sample_report")).passed
 
 
-def test_a_report_that_does_not_match_the_samples_fails(judged):
-    judge, reference, samples, report = judged
+def test_a_report_with_precision_for_recall_or_the_commonest_class_fails_with_hints():
     loss = solution("smoothed_loss")
-    other = torch.rand(150, 1, 28, 28, generator=torch.Generator().manual_seed(7))
-    verdict = check_label_smoothing(loss, report, other, judge, reference)
-    assert not verdict.passed and "samples you passed" in verdict.message
-    verdict = check_label_smoothing(loss, {"fd": report["fd"]}, samples, judge, reference)
+
+    def precision_for_recall(features, classes, reference):
+        precision, _ = gan.precision_recall(reference, features)
+        return {"fd": gan.frechet_distance(features, reference),
+                "min_share": gan.class_coverage(classes, 10).min_share, "recall": precision}
+
+    verdict = check_label_smoothing(loss, precision_for_recall)
+    assert not verdict.passed and "that is the precision" in verdict.message
+
+    def commonest(features, classes, reference):
+        return {"fd": gan.frechet_distance(features, reference),
+                "min_share": max(gan.class_coverage(classes, 10).shares),
+                "recall": gan.precision_recall(reference, features)[1]}
+
+    verdict = check_label_smoothing(loss, commonest)
+    assert not verdict.passed and "commonest" in verdict.message
+
+
+def test_a_report_with_missing_keys_fails_and_tensor_values_pass():
+    loss, report = solution("smoothed_loss"), solution("sample_report")
+    verdict = check_label_smoothing(loss, lambda *args: {"fd": report(*args)["fd"]})
     assert not verdict.passed and "keys" in verdict.message
-    as_tensors = {key: torch.tensor(value) for key, value in report.items()}
-    assert check_label_smoothing(loss, as_tensors, samples, judge, reference).passed
+
+    def as_tensors(*args):
+        return {key: torch.tensor(value) for key, value in report(*args).items()}
+
+    assert check_label_smoothing(loss, as_tensors).passed
 
 
 # ----------------------------------------------------------------- exercise 5

@@ -243,13 +243,30 @@ def check_gaussian_frechet(my_frechet) -> str:
 # --------------------------------------------------------------------------- exercise 4
 
 
-@checker("Exercise 4, one-sided label smoothing")
-def check_label_smoothing(smoothed_loss, report: dict, samples, judge, reference) -> str:
-    """The smoothed loss must be BCE with real target 0.9, and ``report`` must be ``samples``' metrics.
+def _report_case() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Features, predicted classes and reference features on which precision and recall differ."""
+    g = torch.Generator().manual_seed(11)
+    reference = torch.randn(300, 8, generator=g, dtype=torch.float64)
+    features = 0.5 * torch.randn(200, 8, generator=g, dtype=torch.float64) + 0.3  # narrower
+    classes = torch.multinomial(torch.arange(1.0, 11.0), 200, replacement=True, generator=g)
+    return features, classes, reference
 
-    ``report`` holds ``fd``, ``min_share`` and ``recall``; ``samples`` are the pixels the
-    student generated, ``judge`` a ClassifierFeatures and ``reference`` real features.
-    Used by the generative adversarial networks chapter's exercises.
+
+def _expected_report(features, classes, reference) -> dict[str, float]:
+    precision, recall = gan.precision_recall(reference, features)
+    coverage = gan.class_coverage(classes, 10)
+    return {"fd": gan.frechet_distance(features, reference), "min_share": coverage.min_share,
+            "recall": recall, "precision": precision, "max_share": max(coverage.shares)}
+
+
+@checker("Exercise 4, one-sided label smoothing")
+def check_label_smoothing(smoothed_loss, sample_report) -> str:
+    """The smoothed loss must be BCE with real target 0.9; ``sample_report`` section 6's numbers.
+
+    ``sample_report(features, classes, reference)`` returns a dict with ``fd`` (Fréchet
+    distance of ``features`` to ``reference``), ``min_share`` (the rarest of the ten
+    ``classes``' shares) and ``recall``. Used by the generative adversarial networks
+    chapter's exercises.
     """
     g = torch.Generator().manual_seed(9)
     real, fake = 2 * torch.randn(64, 1, generator=g), 2 * torch.randn(64, 1, generator=g)
@@ -274,19 +291,21 @@ def check_label_smoothing(smoothed_loss, report: dict, samples, judge, reference
         raise Wrong(
             f"smoothed loss: expected {expected:.6f} (real target 0.9, fake target 0), got {got:.6f}.{hint}"
         )
+    features, classes, reference = _report_case()
+    measured = _expected_report(features, classes, reference)
+    report = sample_report(features, classes, reference)
     if not isinstance(report, dict) or not {"fd", "min_share", "recall"} <= set(report):
-        raise Wrong("report must be a dict with the keys 'fd', 'min_share' and 'recall'.")
-    features = judge.features(samples)
-    measured = {
-        "fd": gan.frechet_distance(features, reference),
-        "min_share": gan.class_coverage(judge.classify(samples), 10).min_share,
-        "recall": gan.precision_recall(reference, features)[1],
-    }
-    for key, value in measured.items():
+        raise Wrong("sample_report must return a dict with the keys 'fd', 'min_share' and 'recall'.")
+    mix_ups = {"recall": ("precision", "that is the precision: recall is the share of *real* features "
+                          "inside the manifold built from the samples"),
+               "min_share": ("max_share", "that is the commonest class's share, not the rarest's")}
+    for key in ("fd", "min_share", "recall"):
         got = _number(report[key], f"report['{key}']")
-        if not _close(got, value, rel=1e-4, abs_tol=1e-4):
-            raise Wrong(f"report['{key}'] = {got:.4f}, but the samples you passed give {value:.4f}.")
-    return f"the loss is right and the report matches your samples (FD {measured['fd']:.1f})."
+        if not _close(got, measured[key], rel=1e-4, abs_tol=1e-4):
+            other, hint = mix_ups.get(key, (None, ""))
+            hint = f" ({hint})" if other and _close(got, measured[other], rel=1e-4, abs_tol=1e-4) else ""
+            raise Wrong(f"report['{key}'] = {got:.4f}, expected {measured[key]:.4f}{hint}.")
+    return f"the loss is right and the report matches section 6's numbers (FD {measured['fd']:.2f})."
 
 
 # --------------------------------------------------------------------------- exercise 5
