@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 import torch.nn.functional as F
 from chapter_code import chapter_function
@@ -250,16 +249,21 @@ def test_a_report_with_precision_for_recall_or_the_commonest_class_fails_with_hi
 
     def precision_for_recall(features, classes, reference):
         precision, _ = gan.precision_recall(reference, features)
-        return {"fd": gan.frechet_distance(features, reference),
-                "min_share": gan.class_coverage(classes, 10).min_share, "recall": precision}
+        return {
+            "fd": gan.frechet_distance(features, reference),
+            "min_share": gan.class_coverage(classes, 10).min_share,
+            "recall": precision,
+        }
 
     verdict = check_label_smoothing(loss, precision_for_recall)
     assert not verdict.passed and "that is the precision" in verdict.message
 
     def commonest(features, classes, reference):
-        return {"fd": gan.frechet_distance(features, reference),
-                "min_share": max(gan.class_coverage(classes, 10).shares),
-                "recall": gan.precision_recall(reference, features)[1]}
+        return {
+            "fd": gan.frechet_distance(features, reference),
+            "min_share": max(gan.class_coverage(classes, 10).shares),
+            "recall": gan.precision_recall(reference, features)[1],
+        }
 
     verdict = check_label_smoothing(loss, commonest)
     assert not verdict.passed and "commonest" in verdict.message

@@ -22,17 +22,25 @@ FIGURES = {
         x, torch.exp(-(x**2)), torch.exp(-((x - 1) ** 2)), torch.sigmoid(x), torch.sigmoid(x)
     ),
     "generator losses": lambda: gan_plots.plot_generator_losses(
-        np.linspace(0.01, 0.99, 50), np.log(1 - np.linspace(0.01, 0.99, 50)), -np.log(np.linspace(0.01, 0.99, 50))
+        np.linspace(0.01, 0.99, 50),
+        np.log(1 - np.linspace(0.01, 0.99, 50)),
+        -np.log(np.linspace(0.01, 0.99, 50)),
     ),
     "four trajectories": lambda: gan_plots.plot_trajectories(
-        {name: (path, r"$\theta$", r"$\psi$") for name in ("simultaneous", "alternating", "R1", "non-saturating")}
+        {
+            name: (path, r"$\theta$", r"$\psi$")
+            for name in ("simultaneous", "alternating", "R1", "non-saturating")
+        }
     ),
     "ring grid": lambda: gan_plots.plot_ring_grid(
-        ring_mixture(500, g), {"plain GAN": torch.randn(300, 4, 2), "minibatch std": torch.randn(300, 4, 2)},
+        ring_mixture(500, g),
+        {"plain GAN": torch.randn(300, 4, 2), "minibatch std": torch.randn(300, 4, 2)},
         ring_centres(8, 2.0),
     ),
     "image rows": lambda: gan_plots.plot_image_rows({"real": images, "nearest\ntraining": images}),
-    "Fréchet ladder": lambda: gan_plots.plot_frechet_ladder(ladder, 0.5, {"MLP GAN": 9.0, "DCGAN": 4.0}, "MNIST"),
+    "Fréchet ladder": lambda: gan_plots.plot_frechet_ladder(
+        ladder, 0.5, {"MLP GAN": 9.0, "DCGAN": 4.0}, "MNIST"
+    ),
     "Fréchet curve": lambda: gan_plots.plot_frechet_curve(
         {"MLP GAN": ([50, 100], [30.0, 9.0]), "DCGAN": ([50, 100], [20.0, 4.0])}, 0.5, {"noise 0.6": 12.0}
     ),

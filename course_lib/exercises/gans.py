@@ -255,8 +255,13 @@ def _report_case() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 def _expected_report(features, classes, reference) -> dict[str, float]:
     precision, recall = gan.precision_recall(reference, features)
     coverage = gan.class_coverage(classes, 10)
-    return {"fd": gan.frechet_distance(features, reference), "min_share": coverage.min_share,
-            "recall": recall, "precision": precision, "max_share": max(coverage.shares)}
+    return {
+        "fd": gan.frechet_distance(features, reference),
+        "min_share": coverage.min_share,
+        "recall": recall,
+        "precision": precision,
+        "max_share": max(coverage.shares),
+    }
 
 
 @checker("Exercise 4, one-sided label smoothing")
@@ -296,9 +301,14 @@ def check_label_smoothing(smoothed_loss, sample_report) -> str:
     report = sample_report(features, classes, reference)
     if not isinstance(report, dict) or not {"fd", "min_share", "recall"} <= set(report):
         raise Wrong("sample_report must return a dict with the keys 'fd', 'min_share' and 'recall'.")
-    mix_ups = {"recall": ("precision", "that is the precision: recall is the share of *real* features "
-                          "inside the manifold built from the samples"),
-               "min_share": ("max_share", "that is the commonest class's share, not the rarest's")}
+    mix_ups = {
+        "recall": (
+            "precision",
+            "that is the precision: recall is the share of *real* features "
+            "inside the manifold built from the samples",
+        ),
+        "min_share": ("max_share", "that is the commonest class's share, not the rarest's"),
+    }
     for key in ("fd", "min_share", "recall"):
         got = _number(report[key], f"report['{key}']")
         if not _close(got, measured[key], rel=1e-4, abs_tol=1e-4):
