@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import gan
-from ..checks import Wrong, checker
+from ..checks import Wrong, checker, run_beside
 from ..gan import discriminator_loss, generator_loss
 
 
@@ -128,32 +128,59 @@ def _optimisers(generator, discriminator):
     )
 
 
+def _three_steps(step_fn) -> list[tuple[list[torch.Tensor], list[torch.Tensor]]]:
+    """Three steps of ``step_fn`` from the exercise's start: both networks' weights before and after each."""
+    g = torch.Generator().manual_seed(3)
+    generator, discriminator = _exercise_pair(0)
+    opt_g, opt_d = _optimisers(generator, discriminator)
+
+    def weights():
+        return [p.detach().clone() for p in generator.parameters()], [
+            p.detach().clone() for p in discriminator.parameters()
+        ]
+
+    snapshots = [weights()]
+    for _ in range(3):
+        real, z = torch.randn(16, 6, generator=g) + 1, torch.randn(16, 4, generator=g)
+        step_fn(generator, discriminator, opt_g, opt_d, real, z)
+        snapshots.append(weights())
+    return snapshots
+
+
+def train_step_probe(my_train_step):
+    """Run three of the student's steps; return plain data (the weights after each).
+
+    Runs where the student's function lives (under the class grader, in the submission's
+    kernel: networks and optimisers trained in place cannot travel back).
+    """
+    return _three_steps(my_train_step)
+
+
+def _library_step(generator, discriminator, opt_g, opt_d, real, z):
+    return gan.train_step(gan.GAN(generator, discriminator, opt_g, opt_d), real, z)
+
+
 @checker("Exercise 2, find the bug in a training step")
 def check_train_step(my_train_step) -> str:
     """Each of three steps of ``my_train_step`` must move both networks as ``gan.train_step`` does.
 
     Used by the generative adversarial networks chapter's exercises.
     """
-    g = torch.Generator().manual_seed(3)
-    (g_theirs, d_theirs), (g_ours, d_ours) = _exercise_pair(0), _exercise_pair(0)
-    opt_theirs, opt_ours = _optimisers(g_theirs, d_theirs), _optimisers(g_ours, d_ours)
-    reference = gan.GAN(g_ours, d_ours, *opt_ours)
+    theirs = run_beside(my_train_step, train_step_probe)
+    ours = _three_steps(_library_step)
 
     def same(a, b):
-        return all(torch.allclose(p, q, atol=1e-6) for p, q in zip(a.parameters(), b.parameters()))
+        return len(a) == len(b) and all(torch.allclose(p, q, atol=1e-6) for p, q in zip(a, b))
 
     for step in range(1, 4):
-        real, z = torch.randn(16, 6, generator=g) + 1, torch.randn(16, 4, generator=g)
-        before = [p.detach().clone() for p in g_theirs.parameters()]
-        my_train_step(g_theirs, d_theirs, *opt_theirs, real.clone(), z.clone())
-        gan.train_step(reference, real, z)
+        (g_theirs, d_theirs), (g_ours, d_ours) = theirs[step], ours[step]
         if not same(d_theirs, d_ours):
             raise Wrong(
                 f"after step {step} the discriminator's weights differ from a correct step's. Its "
                 "loss must see the real batch and the (detached) fake batch in two separate calls, "
                 "so that BatchNorm normalises each on its own, and opt_d.step() must follow its backward()."
             )
-        if all(torch.equal(p, q) for p, q in zip(g_theirs.parameters(), before)):
+        if all(torch.equal(p, q) for p, q in zip(g_theirs, theirs[step - 1][0])):
             raise Wrong(
                 "the generator did not move: its loss must reach its weights, then call opt_g.step()."
             )
@@ -321,12 +348,8 @@ def check_label_smoothing(smoothed_loss, sample_report) -> str:
 # --------------------------------------------------------------------------- exercise 5
 
 
-@checker("Exercise 5, the R1 gradient penalty")
-def check_r1_penalty(my_r1_penalty) -> str:
-    """``my_r1_penalty(discriminator, real)`` must equal E ||grad_x D(x)||^2 and be differentiable.
-
-    Used by the generative adversarial networks chapter's exercises.
-    """
+def _r1_case(case: int) -> tuple[nn.Module, torch.Tensor]:
+    """Case 0: a dense discriminator on (10, 3) inputs; case 1: a convolutional one on images."""
     torch.manual_seed(4)
     nets = [
         (nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1)), torch.randn(10, 3)),
@@ -335,12 +358,38 @@ def check_r1_penalty(my_r1_penalty) -> str:
             torch.randn(5, 1, 8, 8),
         ),
     ]
-    for disc, real in nets:
+    return nets[case]
+
+
+def r1_probe(my_r1_penalty, case: int) -> dict:
+    """Run the student's penalty on case ``case``; return plain data: its value, and its gradient
+    with respect to the discriminator's weights (None when it has no graph).
+
+    Runs where the student's function lives (under the class grader, in the submission's
+    kernel: a tensor's graph cannot travel back, so the gradient is taken there).
+    """
+    disc, real = _r1_case(case)
+    out = my_r1_penalty(disc, real.clone())
+    answer = {"value": out.detach() if isinstance(out, torch.Tensor) else out, "grads": None}
+    if isinstance(out, torch.Tensor) and out.numel() == 1 and out.grad_fn is not None:
+        params = list(disc.parameters())  # the last bias does not reach the gradient: allow_unused
+        grads = torch.autograd.grad(out, params, allow_unused=True)
+        answer["grads"] = [g if g is not None else torch.zeros_like(p) for g, p in zip(grads, params)]
+    return answer
+
+
+@checker("Exercise 5, the R1 gradient penalty")
+def check_r1_penalty(my_r1_penalty) -> str:
+    """``my_r1_penalty(discriminator, real)`` must equal E ||grad_x D(x)||^2 and be differentiable.
+
+    Used by the generative adversarial networks chapter's exercises.
+    """
+    for case in (0, 1):
+        answer = run_beside(my_r1_penalty, r1_probe, case)
+        disc, real = _r1_case(case)
         x = real.clone().requires_grad_(True)
         expected = gan.r1_penalty(disc(x), x)
-        disc.zero_grad()
-        out = my_r1_penalty(disc, real.clone())
-        got = _number(out, "the penalty")
+        got = _number(answer["value"], "the penalty")
         shape = tuple(real.shape)
         if not _close(got, expected.item(), rel=1e-5):
             grads = torch.autograd.grad(disc(x).sum(), x)[0].flatten(1)
@@ -353,16 +402,12 @@ def check_r1_penalty(my_r1_penalty) -> str:
             raise Wrong(
                 f"for real images of shape {shape}: expected {expected.item():.6f}, got {got:.6f}.{hint}"
             )
-        if not isinstance(out, torch.Tensor) or out.grad_fn is None:
+        if answer["grads"] is None:
             raise Wrong("the penalty must be differentiable: pass create_graph=True to torch.autograd.grad.")
-        params = list(disc.parameters())  # the last bias does not reach the gradient: allow_unused
-        theirs = torch.autograd.grad(out, params, allow_unused=True)
+        params = list(disc.parameters())
         ours = torch.autograd.grad(expected, params, allow_unused=True)
-        zero = [torch.zeros_like(p) for p in params]
-        pairs = zip(
-            [a if a is not None else z for a, z in zip(theirs, zero)],
-            [b if b is not None else z for b, z in zip(ours, zero)],
-        )
-        if not all(torch.allclose(a, b, atol=1e-6) for a, b in pairs):
+        ours = [g if g is not None else torch.zeros_like(p) for g, p in zip(ours, params)]
+        theirs = answer["grads"]
+        if len(theirs) != len(ours) or not all(torch.allclose(a, b, atol=1e-6) for a, b in zip(theirs, ours)):
             raise Wrong("the penalty's gradient with respect to the discriminator's weights is wrong.")
     return "the penalty and its gradient match on a dense and a convolutional discriminator."
