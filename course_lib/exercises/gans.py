@@ -8,29 +8,14 @@ back. ``tests/test_exercises_gans.py`` runs each against the chapter's reference
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .. import gan
-from ..checks import Wrong, checker, run_beside
+from ..checks import Wrong, answer_number, checker, run_beside
 from ..gan import discriminator_loss, generator_loss
-
-
-def _number(value, what: str) -> float:
-    """A Python float from a float, NumPy scalar or 0-dim tensor; NaN and inf are wrong."""
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            raise Wrong(f"{what} should be one number, got a tensor of shape {tuple(value.shape)}.")
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise Wrong(f"{what} should be a number, got {type(value).__name__} {value!r}.")
-    value = float(value)
-    if not math.isfinite(value):
-        raise Wrong(f"{what} is {value}: a loss or distance must be a finite number.")
-    return value
 
 
 def _close(got: float, expected: float, rel: float = 1e-5, abs_tol: float = 1e-6) -> bool:
@@ -41,13 +26,13 @@ def _close(got: float, expected: float, rel: float = 1e-5, abs_tol: float = 1e-6
 
 
 def _loss_value(value, what: str, extreme: bool) -> float:
-    """``_number`` with a hint for the classic overflow of log(sigmoid(x))."""
+    """``answer_number`` with a hint for the classic overflow of log(sigmoid(x))."""
     if extreme and isinstance(value, torch.Tensor) and value.numel() == 1 and not torch.isfinite(value):
         raise Wrong(
             f"{what} is {value.item()}: log(sigmoid(x)) overflows for large logits; "
             "write it with F.softplus, which stays finite."
         )
-    return _number(value, what)
+    return answer_number(value, what)
 
 
 @checker("Exercise 1, the two losses from logits")
@@ -244,7 +229,7 @@ def check_gaussian_frechet(my_frechet) -> str:
             )
         )
     for name, mu_a, cov_a, mu_b, cov_b in cases:
-        got = _number(
+        got = answer_number(
             my_frechet(mu_a.clone(), cov_a.clone(), mu_b.clone(), cov_b.clone()), f"the distance ({name})"
         )
         expected = gan.gaussian_frechet_distance(mu_a, cov_a, mu_b, cov_b)
@@ -306,7 +291,7 @@ def check_label_smoothing(smoothed_loss, sample_report) -> str:
         F.binary_cross_entropy_with_logits(real, torch.full_like(real, 0.9))
         + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
     ).item()
-    got = _number(smoothed_loss(real, fake), "the smoothed loss")
+    got = answer_number(smoothed_loss(real, fake), "the smoothed loss")
     if not _close(got, expected):
         two_sided = (
             expected
@@ -337,7 +322,7 @@ def check_label_smoothing(smoothed_loss, sample_report) -> str:
         "min_share": ("max_share", "that is the commonest class's share, not the rarest's"),
     }
     for key in ("fd", "min_share", "recall"):
-        got = _number(report[key], f"report['{key}']")
+        got = answer_number(report[key], f"report['{key}']")
         if not _close(got, measured[key], rel=1e-4, abs_tol=1e-4):
             other, hint = mix_ups.get(key, (None, ""))
             hint = f" ({hint})" if other and _close(got, measured[other], rel=1e-4, abs_tol=1e-4) else ""
@@ -389,7 +374,7 @@ def check_r1_penalty(my_r1_penalty) -> str:
         disc, real = _r1_case(case)
         x = real.clone().requires_grad_(True)
         expected = gan.r1_penalty(disc(x), x)
-        got = _number(answer["value"], "the penalty")
+        got = answer_number(answer["value"], "the penalty")
         shape = tuple(real.shape)
         if not _close(got, expected.item(), rel=1e-5):
             grads = torch.autograd.grad(disc(x).sum(), x)[0].flatten(1)
